@@ -1,0 +1,431 @@
+"""One SDK ``RESTStream`` base for every definition resource, and the factory of its subclasses.
+
+:class:`DefinitionStream` carries every policy once (URL building, paging, auth, retries,
+record selection, parent bindings, incremental filtering); :func:`make_stream_class` turns a
+:class:`~tap_example.definition.Resource` into a small subclass with the SDK's class attributes
+(``name``, ``path``, ``primary_keys``, ``replication_key``, ``parent_stream_type``, ...).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import quote
+
+import requests
+from singer_sdk import RESTStream
+from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.streams.rest import HTTPRequest, PageContext
+
+from tap_example.auth import OAuth2Authenticator, server_message
+from tap_example.definition import Definition, ErrorHandler, Resource
+from tap_example.errors import APIError, mask_url
+from tap_example.jsonpaths import MISSING, compile_path
+from tap_example.pagination import DefinitionPaginator, build_paginator, response_document
+
+if TYPE_CHECKING:
+    from backoff.types import Details
+    from singer_sdk.helpers.types import Context, RequestFunc
+
+#: Longest wait a ``Retry-After`` header may impose, in seconds.
+MAX_RETRY_AFTER = 300.0
+_AUTO_SELECTOR_KEYS = ("data", "items", "results", "records", "entries")
+
+
+class TokenRejected(Exception):
+    """The API answered 401 to an OAuth token: renew it once and resend."""
+
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """An RFC 3339 string (or datetime) as an aware UTC datetime; ``None`` if it is not one."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip().replace("z", "Z")
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    if "." in text:  # Python 3.10 only parses 3 or 6 fractional digits
+        head, _, tail = text.partition(".")
+        digits = "".join(ch for ch in tail if ch.isdigit())
+        zone = tail[len(digits) :]
+        text = f"{head}.{(digits + '000000')[:6]}{zone}"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def to_utc_string(value: Any) -> Any:
+    """Timestamps leave the tap in UTC with ``Z`` (DuckDB's loader drops offsets)."""
+    if not isinstance(value, str) or value.endswith("Z"):
+        return value
+    parsed = parse_timestamp(value)
+    if parsed is None:
+        return value
+    text = parsed.astimezone(timezone.utc).isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def retry_after_seconds(response: requests.Response | None) -> float | None:
+    """``Retry-After`` as seconds (whole seconds or an HTTP date; a past date means now)."""
+    if response is None:
+        return None
+    header = response.headers.get("Retry-After")
+    if not header:
+        return None
+    header = header.strip()
+    if header.isdigit():
+        return min(float(header), MAX_RETRY_AFTER)
+    try:
+        when = email.utils.parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return min(max(0.0, (when - datetime.now(timezone.utc)).total_seconds()), MAX_RETRY_AFTER)
+
+
+class DefinitionStream(RESTStream[Any]):
+    """A stream whose behaviour comes from one definition resource."""
+
+    definition: ClassVar[Definition]
+    resource: ClassVar[Resource]
+    #: Dot-path getter for the records in a response (compiled once per class).
+    select_records: ClassVar[Callable[[Any], Any] | None] = None
+    #: Top-level schema properties that hold date-times (normalised to UTC ``Z``).
+    datetime_fields: ClassVar[tuple[str, ...]] = ()
+
+    # -- SDK attributes ---------------------------------------------------------------
+    @property
+    def url_base(self) -> str:
+        return str(self.config.get("base_url") or self.definition.base_url).rstrip("/")
+
+    @property
+    def authenticator(self) -> Any:
+        return self._tap.authenticator  # type: ignore[attr-defined]
+
+    @property
+    def timeout(self) -> int:
+        return int(self.config.get("request_timeout") or 60)
+
+    @property
+    def http_headers(self) -> dict[str, str]:
+        return {"Accept": "application/json", **self.definition.headers, **self.resource.headers}
+
+    @property
+    def user_agent(self) -> str:  # type: ignore[override]
+        return str(self.config.get("user_agent") or self._tap.default_user_agent)  # type: ignore[attr-defined]
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        return self.resource.write_disposition == "replace"
+
+    # -- requests ---------------------------------------------------------------------
+    def get_url(self, context: Context | None) -> str:
+        """Base URL + path, with ``{placeholders}`` taken from the parent context only."""
+        path = self.resource.path
+        for binding in self.resource.bindings:
+            if binding.in_path:
+                value = (context or {}).get(binding.placeholder)
+                path = path.replace(f"{{{binding.placeholder}}}", quote(str(value), safe=""))
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.url_base}/{path.lstrip('/')}"
+
+    def get_new_paginator(self) -> DefinitionPaginator:
+        paginator = build_paginator(self.resource.paginator, self._tap.page_size)  # type: ignore[attr-defined]
+        self._active_paginator = paginator
+        return paginator
+
+    def get_url_params(self, context: Context | None, next_page_token: Any) -> dict[str, Any]:
+        params: dict[str, Any] = dict(self.resource.params)
+        for binding in self.resource.bindings:
+            if not binding.in_path:
+                params[binding.placeholder] = (context or {}).get(binding.placeholder)
+        incremental = self.resource.incremental
+        if incremental and incremental.start_param:
+            start = self._starting_value(context)
+            if start is not None:
+                params[incremental.start_param] = start
+        return params
+
+    def prepare_request_payload(self, context: Context | None, next_page_token: Any) -> Any:
+        body = self.resource.json
+        return json.loads(json.dumps(body)) if body is not None else None
+
+    def get_http_request(self, *, page: PageContext[Any]) -> HTTPRequest:
+        request = super().get_http_request(page=page)
+        request.method = self.resource.method
+        template = getattr(self, "_request_paginator", None)
+        if template is None:
+            template = self._request_paginator = build_paginator(
+                self.resource.paginator, self._tap.page_size  # type: ignore[attr-defined]
+            )
+        template.apply(request, page.next_page_token)
+        return request
+
+    # -- responses --------------------------------------------------------------------
+    def validate_response(self, response: requests.Response) -> None:
+        status = response.status_code
+        if status < 400:  # noqa: PLR2004
+            if status != 204 and response.content:  # noqa: PLR2004
+                try:
+                    response_document(response)
+                except APIError as exc:  # a truncated or garbled body is worth another try
+                    raise RetriableAPIError(str(exc), response) from None
+            return
+        if status == 401 and isinstance(self.authenticator, OAuth2Authenticator):  # noqa: PLR2004
+            raise TokenRejected(response)
+        message = self._failure_message(response)
+        if status in self._retry_policy.retry_on_status_codes:
+            raise RetriableAPIError(message, response)
+        raise APIError(message)
+
+    def _failure_message(self, response: requests.Response) -> str:
+        status = response.status_code
+        text = (
+            f"stream '{self.name}': {response.request.method} {mask_url(response.url)} failed with HTTP "
+            f"{status} {response.reason or ''}".rstrip()
+            + f": {server_message(response)}"
+        )
+        if status in (401, 403):  # noqa: PLR2004
+            text += f" (check the credentials for the '{self.definition.name}' API"
+            text += ", and account_id)" if "account_id" in json.dumps(dict(self.resource.headers)) or any(
+                "Account" in h for h in self.definition.headers
+            ) else ")"
+        return text
+
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        document = response_document(response)
+        data = self._select(document)
+        if data is MISSING or data is None:
+            return
+        if isinstance(data, dict):
+            yield data
+            return
+        if not isinstance(data, list):
+            msg = f"stream '{self.name}': data_selector at {mask_url(response.url)} found a {type(data).__name__}, not records"
+            raise APIError(msg)
+        stop_below = self._desc_stop_value
+        newest_on_page: datetime | None = None
+        for record in data:
+            if not isinstance(record, dict):
+                msg = f"stream '{self.name}': a record at {mask_url(response.url)} is a {type(record).__name__}, not an object"
+                raise APIError(msg)
+            if stop_below is not None:
+                stamp = parse_timestamp(record.get(self.replication_key or ""))
+                if stamp is not None and (newest_on_page is None or stamp > newest_on_page):
+                    newest_on_page = stamp
+            yield record
+        if stop_below is not None and newest_on_page is not None and newest_on_page < stop_below:
+            # Newest-first API: everything after this page is older than the bookmark.
+            self._active_paginator._finished = True  # noqa: SLF001 - the paginator's own stop flag
+
+    def _select(self, document: Any) -> Any:
+        getter = type(self).select_records
+        if getter is not None:
+            return getter(document)
+        if isinstance(document, list):
+            return document
+        if isinstance(document, dict):
+            for key in _AUTO_SELECTOR_KEYS:
+                if isinstance(document.get(key), list):
+                    return document[key]
+            for value in document.values():
+                if isinstance(value, list) and (not value or isinstance(value[0], dict)):
+                    return value
+        return document
+
+    def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any] | None:
+        for binding in self.resource.bindings:
+            if binding.placeholder not in row and context is not None:
+                row[binding.placeholder] = context.get(binding.placeholder)
+        if context is not None:
+            parent = self.resource.parent
+            for field in self.resource.include_from_parent:
+                row[f"_{parent}_{field}"] = context.get(f"_{parent}_{field}")
+        for field in self.datetime_fields:
+            value = row.get(field)
+            if value is not None:
+                row[field] = to_utc_string(value)
+        key = self.replication_key
+        if key:
+            bookmark = self._client_filter_value(context)
+            if bookmark is not None:
+                stamp = parse_timestamp(row.get(key))
+                if stamp is not None and stamp < bookmark:
+                    return None
+        return row
+
+    # -- parents and children ---------------------------------------------------------
+    def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
+        child_context: dict[str, Any] = {}
+        for child in self.child_streams:
+            resource: Resource = child.resource  # type: ignore[attr-defined]
+            for binding in resource.bindings:
+                child_context[binding.placeholder] = record.get(binding.field)
+            for field in resource.include_from_parent:
+                child_context[f"_{self.name}_{field}"] = record.get(field)
+        return child_context
+
+    # -- incremental ------------------------------------------------------------------
+    def _starting_value(self, context: Context | None) -> Any:
+        value = self.get_starting_replication_key_value(context)
+        if value is None and self.resource.incremental:
+            value = self.resource.incremental.initial_value
+        return value
+
+    def _client_filter_value(self, context: Context | None) -> datetime | None:
+        cache = self.__dict__.setdefault("_filter_cache", {})
+        key = tuple(sorted(context.items())) if context else ()
+        if key not in cache:
+            cache[key] = parse_timestamp(self._starting_value(context))
+        return cache[key]  # type: ignore[no-any-return]
+
+    @property
+    def _desc_stop_value(self) -> datetime | None:
+        incremental = self.resource.incremental
+        if not incremental or incremental.row_order != "desc":
+            return None
+        return self._client_filter_value(self.context)
+
+    # -- retries ----------------------------------------------------------------------
+    @property
+    def _retry_policy(self) -> ErrorHandler:
+        handler = self.resource.error_handler
+        max_retries = self.config.get("max_retries")
+        factor = self.config.get("backoff_factor")
+        return ErrorHandler(
+            retry_on_status_codes=handler.retry_on_status_codes,
+            max_retries=int(max_retries) if max_retries is not None else handler.max_retries,
+            backoff_factor=float(factor) if factor is not None else handler.backoff_factor,
+        )
+
+    def backoff_max_tries(self) -> int:
+        return self._retry_policy.max_retries + 1
+
+    def backoff_jitter(self, value: float) -> float:
+        return value
+
+    def backoff_wait_generator(self) -> Any:
+        """``backoff_factor * 2**n``, unless the answer's ``Retry-After`` says otherwise."""
+        factor = self._retry_policy.backoff_factor
+
+        def waits() -> Any:
+            exception = yield
+            attempt = 0
+            while True:
+                response = getattr(exception, "response", None)
+                after = retry_after_seconds(response)
+                wait = after if after is not None else factor * math.pow(2, attempt)
+                attempt += 1
+                exception = yield wait
+
+        return waits()
+
+    def backoff_handler(self, details: Details) -> None:
+        exception = details.get("exception")
+        response = getattr(exception, "response", None)
+        cause = f"HTTP {response.status_code}" if response is not None else type(exception).__name__
+        where = mask_url(response.url) if response is not None else self.path
+        self.logger.info(
+            "stream '%s': %s from %s; retry %d of %d in %.2f s",
+            self.name,
+            cause,
+            where,
+            details.get("tries", 0),
+            self._retry_policy.max_retries,
+            details.get("wait", 0.0),
+        )
+        self._tap.retries += 1  # type: ignore[attr-defined]
+
+    def request_decorator(self, func: RequestFunc) -> RequestFunc:
+        """Retries from the SDK, plus one token renewal on 401, plus one-line final errors."""
+
+        def renewing_token(prepared: requests.PreparedRequest, context: Context | None) -> requests.Response:
+            try:
+                return func(prepared, context)
+            except TokenRejected as rejected:
+                auth = self.authenticator
+                self.logger.info("stream '%s': access token refused (HTTP 401); renewing it", self.name)
+                auth.invalidate(_bearer(rejected.response.request))
+                try:
+                    return func(prepared, context)
+                except TokenRejected as again:
+                    message = self._failure_message(again.response)
+                    if 401 in self._retry_policy.retry_on_status_codes:  # noqa: PLR2004
+                        auth.invalidate(_bearer(again.response.request))
+                        raise RetriableAPIError(message, again.response) from None
+                    raise APIError(message) from None
+
+        retrying = super().request_decorator(renewing_token)
+
+        def call(prepared: requests.PreparedRequest, context: Context | None) -> requests.Response:
+            try:
+                return retrying(prepared, context)
+            except RetriableAPIError as exc:
+                retries = self._retry_policy.max_retries
+                raise APIError(f"{exc} (gave up after {retries} retries)") from None
+            except (requests.RequestException, ConnectionResetError) as exc:
+                retries = self._retry_policy.max_retries
+                msg = (
+                    f"stream '{self.name}': {prepared.method} {mask_url(prepared.url or '')} failed: "
+                    f"{type(exc).__name__} (gave up after {retries} retries)"
+                )
+                raise APIError(msg) from None
+
+        return call
+
+
+def _bearer(request: requests.PreparedRequest | None) -> str | None:
+    header = (request.headers.get("Authorization") if request is not None else None) or ""
+    return header[7:] if header.startswith("Bearer ") else None
+
+
+def make_stream_class(
+    definition: Definition,
+    resource: Resource,
+    schema: Mapping[str, Any],
+    parent_class: type[DefinitionStream] | None,
+) -> type[DefinitionStream]:
+    """Build the ``DefinitionStream`` subclass for one resource."""
+    incremental = resource.incremental
+    per_parent_state = bool(incremental and incremental.per_parent and resource.bindings)
+    attributes: dict[str, Any] = {
+        "__doc__": f"Stream '{resource.name}': {resource.method} {resource.path}",
+        "__module__": __name__,
+        "name": resource.name,
+        "path": resource.path,
+        "definition": definition,
+        "resource": resource,
+        "schema": dict(schema),
+        "primary_keys": list(resource.primary_key) if resource.write_disposition != "append" else [],
+        "replication_key": incremental.cursor_path if incremental else None,
+        "is_sorted": bool(incremental and incremental.row_order == "asc"),
+        "selected_by_default": resource.selected,
+        "parent_stream_type": parent_class,
+        "state_partitioning_keys": (
+            [b.placeholder for b in resource.bindings] if per_parent_state else []
+        )
+        if parent_class
+        else None,
+        "select_records": compile_path(resource.data_selector) if resource.data_selector is not None else None,
+        "datetime_fields": tuple(
+            name
+            for name, prop in (schema.get("properties") or {}).items()
+            if isinstance(prop, dict) and prop.get("format") == "date-time"
+        ),
+    }
+    class_name = "".join(part.capitalize() for part in resource.name.split("_")) + "Stream"
+    return type(class_name, (DefinitionStream,), attributes)
+

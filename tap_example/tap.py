@@ -1,0 +1,253 @@
+"""The tap: settings, the definition they select, and the streams built from it."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import sys
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any, NoReturn
+
+import click
+from singer_sdk import Stream, Tap
+from singer_sdk import typing as th
+from singer_sdk.plugin_base import SingerCommand
+
+from tap_example import __version__
+from tap_example.auth import build_authenticator
+from tap_example.definition import BUILTIN_APIS, Definition, Resource, load_definition
+from tap_example.errors import ConfigError, DefinitionError, TapExampleError
+from tap_example.redact import register_secret
+from tap_example.schemas_loader import load_stream_schema
+from tap_example.streams import DefinitionStream, make_stream_class, parse_timestamp
+
+SECRET_SETTINGS = ("client_secret", "refresh_token", "api_key")
+SANDBOX_SETTINGS = ("base_url", "token_url", "client_id", "client_secret", "refresh_token", "api_key", "account_id")
+
+
+class OneLineErrorCommand(SingerCommand):
+    """Ends the run on a :class:`TapExampleError` with its one-line message and exit code 1."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().main(*args, **kwargs)
+        except TapExampleError as exc:
+            _fail(exc)
+
+
+def _fail(exc: TapExampleError) -> NoReturn:
+    logging.getLogger("tap-example").error("%s", exc)
+    click.echo(f"tap-example: error: {exc}", err=True)
+    sys.exit(1)
+
+
+class TapExample(Tap):
+    """A Singer tap for any REST API described by a definition (built-in or the user's file)."""
+
+    name = "tap-example"
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "api",
+            th.StringType,
+            allowed_values=list(BUILTIN_APIS),
+            title="Built-in API",
+            description="Built-in definition to extract: " + ", ".join(BUILTIN_APIS) + ". Set this or api_file.",
+        ),
+        th.Property(
+            "api_file",
+            th.StringType,
+            title="API definition file",
+            description="Path to your own definition (YAML or JSON, dlt rest_api structure). Set this or api.",
+        ),
+        th.Property("base_url", th.StringType, title="Base URL", description="Overrides the definition's API base URL."),
+        th.Property(
+            "token_url", th.StringType, title="Token URL", description="Overrides the definition's OAuth2 token endpoint."
+        ),
+        th.Property("client_id", th.StringType, title="Client ID", description="OAuth2 client ID."),
+        th.Property("client_secret", th.StringType, secret=True, title="Client secret", description="OAuth2 client secret."),
+        th.Property(
+            "refresh_token",
+            th.StringType,
+            secret=True,
+            title="Refresh token",
+            description="OAuth2 refresh token (refresh-token grant); a rotated token is followed within a run.",
+        ),
+        th.Property("api_key", th.StringType, secret=True, title="API key", description="API key or static bearer token."),
+        th.Property("account_id", th.StringType, title="Account ID", description="Account identifier sent where the API needs one."),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            title="Start date",
+            description="Earliest replication-key value to extract on the first run (RFC 3339).",
+        ),
+        th.Property(
+            "max_retries", th.IntegerType, title="Max retries", description="Overrides the definition's retries per request."
+        ),
+        th.Property(
+            "backoff_factor",
+            th.NumberType,
+            title="Backoff factor",
+            description="Overrides the definition's backoff: waits are backoff_factor * 2**n seconds.",
+        ),
+        th.Property(
+            "request_timeout", th.IntegerType, default=60, title="Request timeout", description="Seconds per request."
+        ),
+        th.Property(
+            "page_size",
+            th.IntegerType,
+            title="Page size",
+            description="Overrides the definition's page size where the API takes one.",
+        ),
+        th.Property(
+            "max_concurrency",
+            th.IntegerType,
+            default=8,
+            title="Max concurrency",
+            description="Requests in flight for child partitions.",
+        ),
+        th.Property(
+            "user_agent",
+            th.StringType,
+            title="User agent",
+            description=f"User-Agent header sent on every request (default tap-example/{__version__}).",
+        ),
+        th.Property(
+            "sandbox",
+            th.BooleanType,
+            default=False,
+            title="Sandbox",
+            description="Start the built-in fake of the chosen API on 127.0.0.1 in-process and extract from it; "
+            "no credentials needed.",
+        ),
+    ).to_dict()
+
+    # -- CLI --------------------------------------------------------------------------
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        command = super().get_singer_command()
+        command.__class__ = OneLineErrorCommand  # same command, with one-line error exits
+        return command
+
+    # -- settings ---------------------------------------------------------------------
+    @cached_property
+    def settings(self) -> dict[str, Any]:
+        """The config, checked, with the sandbox's address and demo credentials when asked."""
+        settings = dict(self.config)
+        _check_settings(settings)
+        if settings.get("sandbox"):
+            settings.update(self._start_sandbox(settings))
+        for name in SECRET_SETTINGS:
+            register_secret(settings.get(name))
+        return settings
+
+    def _start_sandbox(self, settings: dict[str, Any]) -> dict[str, Any]:
+        from tap_example.sandbox import SandboxServer  # noqa: PLC0415 - only when asked for
+
+        if not settings.get("api"):
+            raise ConfigError("setting 'sandbox': needs 'api' (the sandbox serves the built-in APIs only)")
+        server = SandboxServer(api=settings["api"]).start()
+        atexit.register(server.stop)
+        self.logger.info("Sandbox for '%s' serving at %s", settings["api"], server.base_url)
+        overrides = server.tap_config()
+        return {k: v for k, v in overrides.items() if k in SANDBOX_SETTINGS}
+
+    @cached_property
+    def definition(self) -> Definition:
+        return load_definition(
+            api=self.settings.get("api"), api_file=self.settings.get("api_file"), settings=self.settings, strict=False
+        )
+
+    @property
+    def page_size(self) -> int | None:
+        value = self.settings.get("page_size")
+        return int(value) if value is not None else None
+
+    @property
+    def default_user_agent(self) -> str:
+        return f"tap-example/{__version__}"
+
+    @cached_property
+    def authenticator(self) -> Any:
+        """One authenticator shared by every stream (one token for the whole run)."""
+        base_url = str(self.settings.get("base_url") or self.definition.base_url)
+        return build_authenticator(
+            self.definition.auth,
+            settings=self.settings,
+            base_url=base_url,
+            api_name=self.definition.name,
+            origin=self.definition.origin,
+            timeout=float(self.settings.get("request_timeout") or 60),
+        )
+
+    retries = 0
+
+    # -- streams ----------------------------------------------------------------------
+    def discover_streams(self) -> Sequence[Stream]:
+        classes: dict[str, type[DefinitionStream]] = {}
+        schemas: dict[str, dict[str, Any]] = {}
+        for resource in _parents_first(self.definition.resources):
+            schema = load_stream_schema(resource, self.definition)
+            if resource.parent:
+                schema = _with_binding_fields(schema, resource, schemas[resource.parent])
+            schemas[resource.name] = schema
+            parent = classes.get(resource.parent) if resource.parent else None
+            classes[resource.name] = make_stream_class(self.definition, resource, schema, parent)
+        return [cls(tap=self) for cls in classes.values()]
+
+    def sync_all(self) -> None:
+        """Check everything a sync needs before the first request, then sync."""
+        self.definition.require_settings()
+        _ = self.authenticator  # missing credentials fail here, before any request
+        super().sync_all()
+        self.logger.info("tap-example: sync finished (%d retries)", self.retries)
+
+
+def _check_settings(settings: dict[str, Any]) -> None:
+    if not settings.get("api") and not settings.get("api_file"):
+        raise ConfigError("set 'api' (one of: " + ", ".join(BUILTIN_APIS) + ") or 'api_file'")
+    if settings.get("api") and settings.get("api_file"):
+        raise ConfigError("set only one of 'api' and 'api_file'")
+    for name in ("page_size", "max_concurrency", "request_timeout"):
+        value = settings.get(name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise ConfigError(f"setting '{name}': must be a positive integer, not {value!r}")
+    for name in ("max_retries",):
+        value = settings.get(name)
+        if value is not None and (not isinstance(value, int) or value < 0):
+            raise ConfigError(f"setting '{name}': must be a non-negative integer, not {value!r}")
+    factor = settings.get("backoff_factor")
+    if factor is not None and (not isinstance(factor, (int, float)) or factor < 0):
+        raise ConfigError(f"setting 'backoff_factor': must be a non-negative number, not {factor!r}")
+    start = settings.get("start_date")
+    if start is not None and parse_timestamp(start) is None:
+        raise ConfigError(f"setting 'start_date': {start!r} is not an RFC 3339 date-time such as 2024-01-01T00:00:00Z")
+
+
+def _parents_first(resources: Sequence[Resource]) -> list[Resource]:
+    ordered: list[Resource] = []
+    placed: set[str] = set()
+    pending = list(resources)
+    while pending:
+        for resource in list(pending):
+            if resource.parent is None or resource.parent in placed:
+                ordered.append(resource)
+                placed.add(resource.name)
+                pending.remove(resource)
+    return ordered
+
+
+def _with_binding_fields(schema: dict[str, Any], resource: Resource, parent_schema: dict[str, Any]) -> dict[str, Any]:
+    """Child records carry each bound value under the placeholder's name, typed as the parent field."""
+    properties = dict(schema.get("properties") or {})
+    parent_properties = parent_schema.get("properties") or {}
+    for binding in resource.bindings:
+        if binding.placeholder not in properties:
+            properties[binding.placeholder] = parent_properties.get(binding.field, {})
+    for field in resource.include_from_parent:
+        properties.setdefault(f"_{resource.parent}_{field}", parent_properties.get(field, {}))
+    return {**schema, "properties": properties}
+
+
+__all__ = ["DefinitionError", "TapExample"]
