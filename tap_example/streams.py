@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
+import backoff
 import requests
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import RetriableAPIError
@@ -107,8 +108,13 @@ class DefinitionStream(RESTStream[Any]):
 
     # -- SDK attributes ---------------------------------------------------------------
     @property
+    def settings(self) -> Mapping[str, Any]:
+        """The tap's settings (config plus the sandbox's address when ``sandbox`` is on)."""
+        return self._tap.settings  # type: ignore[attr-defined, no-any-return]
+
+    @property
     def url_base(self) -> str:
-        return str(self.config.get("base_url") or self.definition.base_url).rstrip("/")
+        return str(self.settings.get("base_url") or self.definition.base_url).rstrip("/")
 
     @property
     def authenticator(self) -> Any:
@@ -116,7 +122,7 @@ class DefinitionStream(RESTStream[Any]):
 
     @property
     def timeout(self) -> int:
-        return int(self.config.get("request_timeout") or 60)
+        return int(self.settings.get("request_timeout") or 60)
 
     @property
     def http_headers(self) -> dict[str, str]:
@@ -124,7 +130,7 @@ class DefinitionStream(RESTStream[Any]):
 
     @property
     def user_agent(self) -> str:  # type: ignore[override]
-        return str(self.config.get("user_agent") or self._tap.default_user_agent)  # type: ignore[attr-defined]
+        return str(self.settings.get("user_agent") or self._tap.default_user_agent)  # type: ignore[attr-defined]
 
     @property
     def emit_activate_version_messages(self) -> bool:
@@ -303,8 +309,8 @@ class DefinitionStream(RESTStream[Any]):
     @property
     def _retry_policy(self) -> ErrorHandler:
         handler = self.resource.error_handler
-        max_retries = self.config.get("max_retries")
-        factor = self.config.get("backoff_factor")
+        max_retries = self.settings.get("max_retries")
+        factor = self.settings.get("backoff_factor")
         return ErrorHandler(
             retry_on_status_codes=handler.retry_on_status_codes,
             max_retries=int(max_retries) if max_retries is not None else handler.max_retries,
@@ -368,7 +374,22 @@ class DefinitionStream(RESTStream[Any]):
                         raise RetriableAPIError(message, again.response) from None
                     raise APIError(message) from None
 
-        retrying = super().request_decorator(renewing_token)
+        # The SDK's decorator, minus backoff's own log lines (they print raw URLs).
+        retrying = backoff.on_exception(
+            self.backoff_wait_generator,
+            (
+                ConnectionResetError,
+                RetriableAPIError,
+                requests.exceptions.Timeout,
+                requests.exceptions.ConnectionError,
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ),
+            max_tries=self.backoff_max_tries,
+            on_backoff=self.backoff_handler,
+            jitter=self.backoff_jitter,
+            logger=None,
+        )(renewing_token)
 
         def call(prepared: requests.PreparedRequest, context: Context | None) -> requests.Response:
             try:

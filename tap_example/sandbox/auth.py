@@ -21,7 +21,7 @@ class AuthScheme:
     """How one API authenticates (apis.md, "Auth")."""
 
     kind: AuthKind
-    token_path: str | None = None  # None: no token endpoint
+    grant_path: str | None = None  # None: no token endpoint
     expires_in: int = 3600
     separate_token_host: bool = False  # the token endpoint listens on its own port
     accepts_api_key: bool = False  # a static API key works as a bearer token too
@@ -68,7 +68,9 @@ class TokenAuthority:
     ) -> None:
         self.scheme = scheme
         self.credentials = demo_credentials(api, scheme)
-        self.api_key = f"sandbox-{api}-key" if scheme.kind == "api_key" or scheme.accepts_api_key else None
+        self.api_key = (
+            f"sandbox-{api}-key" if scheme.kind == "api_key" or scheme.accepts_api_key else None
+        )
         self._api = api
         self._ttl = scheme.expires_in if token_ttl is None else token_ttl
         self._max_uses = token_max_uses
@@ -105,7 +107,9 @@ class TokenAuthority:
             answer: dict[str, object] = {"token_type": "bearer", "expires_in": self._ttl}
             if expected_grant == "refresh_token":
                 if form.get("refresh_token") != self.credentials["refresh_token"]:
-                    return _unauthorized("unknown, revoked or rotated refresh token", "invalid_grant")
+                    return _unauthorized(
+                        "unknown, revoked or rotated refresh token", "invalid_grant"
+                    )
                 if self._rotate:
                     self.credentials["refresh_token"] = self._new_secret("refresh")
                 answer["refresh_token"] = self.credentials["refresh_token"]
@@ -154,7 +158,9 @@ class TokenAuthority:
 
 def _bearer(request: Request) -> str | None:
     scheme, _, token = (request.header("Authorization") or "").partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
 
 
 def _client_credentials(request: Request, form: dict[str, str]) -> tuple[str | None, str | None]:

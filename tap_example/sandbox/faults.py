@@ -32,7 +32,9 @@ class Fault:
     def response(self) -> Response | None:
         """The answer that replaces the normal one; None when the normal answer still goes out."""
         if self.kind == "429":
-            return Response.error(429, "rate limit exceeded", {"Retry-After": str(int(self.seconds))})
+            return Response.error(
+                429, "rate limit exceeded", {"Retry-After": str(int(self.seconds))}
+            )
         if self.kind == "429-date":
             retry_at = formatdate(time.time() - 1, usegmt=True)
             return Response.error(429, "rate limit exceeded", {"Retry-After": retry_at})
@@ -79,7 +81,7 @@ class FaultPlan:
         if rate and not self._random_kinds:
             raise ValueError("fault_rate > 0 needs at least one fault kind")
         self._rate = rate
-        self._rng = random.Random(f"faults:{seed}")
+        self._rng = random.Random(f"faults:{seed}")  # noqa: S311
         self._queue: collections.deque[Fault] = collections.deque()
         self._lock = threading.Lock()
 

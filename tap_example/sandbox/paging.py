@@ -16,9 +16,7 @@ from .wire import ApiError, Request
 Record = dict[str, Any]
 
 
-def int_param(
-    query: Mapping[str, str], name: str, default: int, *, minimum: int = 1
-) -> int:
+def int_param(query: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -> int:
     """An integer query parameter; a malformed or too small value is the client's fault (400)."""
     raw = query.get(name)
     if raw is None or raw == "":

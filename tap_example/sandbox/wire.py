@@ -108,10 +108,10 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "tap-example-sandbox/1"
     timeout = 60  # idle keep-alive connections are dropped after this
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Silence per-request logging."""
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._serve()
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_GET  # noqa: N815
@@ -120,8 +120,10 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
         url = urlsplit(self.path)
-        query = {name: values[0] for name, values in parse_qs(url.query, keep_blank_values=True).items()}
-        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
+        query = {
+            name: values[0] for name, values in parse_qs(url.query, keep_blank_values=True).items()
+        }
+        host = self.headers.get("Host") or "{}:{}".format(*self.connection.getsockname()[:2])
         request = Request(
             method=self.command,
             path=url.path,

@@ -77,8 +77,8 @@ class FakeApi:
         self.children: dict[str, dict[str, list[Record]]] = {}
         self._sequence: dict[str, int] = {}
         self._mutations = 0
-        self._mutation_fake = Fake(random.Random(f"{self.name}:{seed}:mutate"))
-        fake = Fake(random.Random(f"{self.name}:{seed}"))
+        self._mutation_fake = Fake(random.Random(f"{self.name}:{seed}:mutate"))  # noqa: S311
+        fake = Fake(random.Random(f"{self.name}:{seed}"))  # noqa: S311
         for stream, factory in self.factories().items():
             self.tables[stream] = [
                 factory(fake, YEAR_2024, self._next_seq(stream)) for _ in range(self.sizes[stream])

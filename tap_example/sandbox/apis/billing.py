@@ -33,8 +33,18 @@ CHILD_PATHS = {"customer_addresses": "addresses", "businesses": "businesses"}
 class BillingApi(FakeApi):
     name = "billing"
     streams = (
-        "customers", "customer_addresses", "businesses", "discounts", "prices", "products",
-        "events", "event_types", "reports", "ip_addresses", "subscriptions", "transactions",
+        "customers",
+        "customer_addresses",
+        "businesses",
+        "discounts",
+        "prices",
+        "products",
+        "events",
+        "event_types",
+        "reports",
+        "ip_addresses",
+        "subscriptions",
+        "transactions",
     )
     default_sizes = {
         "customers": 120,
@@ -60,8 +70,15 @@ class BillingApi(FakeApi):
     update_fields = {
         stream: "updated_at"
         for stream in (
-            "customers", "customer_addresses", "businesses", "discounts", "prices", "products",
-            "reports", "subscriptions", "transactions",
+            "customers",
+            "customer_addresses",
+            "businesses",
+            "discounts",
+            "prices",
+            "products",
+            "reports",
+            "subscriptions",
+            "transactions",
         )
     }
     single_object_streams = ("ip_addresses",)
@@ -89,25 +106,21 @@ class BillingApi(FakeApi):
 
         routes = [listing(stream, path, filtered) for stream, (path, filtered) in LISTS.items()]
         for child, suffix in CHILD_PATHS.items():
-            routes.append(
-                route(
-                    "GET",
-                    f"/v1/customers/{{customer_id}}/{suffix}",
-                    lambda request, params, child=child: self._children(request, params, child),
-                    child=True,
-                )
-            )
+            routes.append(self._child_route(child, suffix))
         routes.append(route("GET", "/v1/ips", self._ips))
         return routes
 
+    def _child_route(self, child: str, suffix: str) -> Route:
+        def handler(request: Request, params: Mapping[str, str]) -> Response:
+            rows = self.children_for(child, params["customer_id"])
+            if rows is None:
+                raise ApiError(404, f"customer {params['customer_id']!r} not found")
+            return self._page(request, child, rows, filtered=True)
+
+        return route("GET", f"/v1/customers/{{customer_id}}/{suffix}", handler, child=True)
+
     def _list(self, request: Request, stream: str, filtered: bool) -> Response:
         return self._page(request, stream, self.tables[stream], filtered)
-
-    def _children(self, request: Request, params: Mapping[str, str], child: str) -> Response:
-        rows = self.children_for(child, params["customer_id"])
-        if rows is None:
-            raise ApiError(404, f"customer {params['customer_id']!r} not found")
-        return self._page(request, child, rows, filtered=True)
 
     def _page(self, request: Request, stream: str, rows: list[Record], filtered: bool) -> Response:
         limit = int_param(request.query, "limit", self.page_size)
@@ -115,7 +128,10 @@ class BillingApi(FakeApi):
         after = decode_cursor(cursor, "next") if cursor else None
         if filtered:
             rows = since(
-                rows, "updated_at", request.query.get("updated_after"), "updated_after",
+                rows,
+                "updated_at",
+                request.query.get("updated_after"),
+                "updated_after",
                 inclusive=False,
             )
         key = self.key(stream)
@@ -191,7 +207,10 @@ class BillingApi(FakeApi):
             "id": f"pri_{seq:05d}",
             "product_id": fake.pick(products)["id"],
             "description": fake.pick(("Monthly", "Yearly", "Per seat", "One-off")),
-            "unit_price": {"amount": str(fake.rng.randrange(100, 100_000)), "currency_code": fake.currency()},
+            "unit_price": {
+                "amount": str(fake.rng.randrange(100, 100_000)),
+                "currency_code": fake.currency(),
+            },
             "status": fake.pick(("active", "archived")),
             "created_at": created,
             "updated_at": updated,
@@ -201,7 +220,11 @@ class BillingApi(FakeApi):
     def _discount(self, fake: Fake, window: Window, seq: int) -> Record:
         created, updated = fake.created_updated(window)
         kind = fake.pick(("flat", "percentage", "flat_per_seat"))
-        amount = str(fake.rng.randrange(5, 50)) if kind == "percentage" else str(fake.rng.randrange(100, 5000))
+        amount = (
+            str(fake.rng.randrange(5, 50))
+            if kind == "percentage"
+            else str(fake.rng.randrange(100, 5000))
+        )
         return {
             "id": f"dsc_{seq:05d}",
             "description": f"Promo {seq}",
@@ -218,7 +241,11 @@ class BillingApi(FakeApi):
         status = fake.pick(("active", "active", "trialing", "paused", "canceled"))
         prices = self.tables.get("prices") or [{"id": "pri_00001"}]
         items = [
-            {"price_id": fake.pick(prices)["id"], "quantity": fake.rng.randint(1, 10), "recurring": True}
+            {
+                "price_id": fake.pick(prices)["id"],
+                "quantity": fake.rng.randint(1, 10),
+                "recurring": True,
+            }
             for _ in range(fake.rng.randint(1, 3))
         ]
         return {
@@ -237,7 +264,9 @@ class BillingApi(FakeApi):
         created, updated = fake.created_updated(window)
         status = fake.pick(("billed", "completed", "completed", "draft", "past_due"))
         subscriptions = self.tables.get("subscriptions") or []
-        subscription = fake.pick(subscriptions)["id"] if subscriptions and fake.chance(0.7) else None
+        subscription = (
+            fake.pick(subscriptions)["id"] if subscriptions and fake.chance(0.7) else None
+        )
         return {
             "id": f"txn_{seq:05d}",
             "customer_id": self._some_customer(fake),

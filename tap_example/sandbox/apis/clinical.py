@@ -6,13 +6,17 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..auth import AuthScheme
-from ..fakedata import Fake, Window
+from ..fakedata import Fake, Window, parse_timestamp
 from ..paging import int_param, page_count, since
 from ..wire import ApiError, Request, Response
 from .base import ChildOf, Factory, FakeApi, Record, Route, route
 
 AUDIT_EVENTS = (
-    "study.updated", "record.created", "record.updated", "field.value_changed", "user.invited",
+    "study.updated",
+    "record.created",
+    "record.updated",
+    "field.value_changed",
+    "user.invited",
 )
 
 
@@ -21,7 +25,7 @@ class ClinicalApi(FakeApi):
     streams = ("user", "study", "audit_trial")
     default_sizes = {"user": 1, "study": 60, "audit_trial": 30}
     default_page_size = 50
-    auth = AuthScheme("client_credentials", token_path="/oauth/token", expires_in=3600)
+    auth = AuthScheme("client_credentials", grant_path="/oauth/token", expires_in=3600)
     children_of = {"audit_trial": ChildOf("study", "study_id")}
     keys = {"study": "crf_id", "audit_trial": "uuid"}
     growing_streams = ("study",)
@@ -31,7 +35,7 @@ class ClinicalApi(FakeApi):
 
     def sort_key(self, stream: str) -> Callable[[Record], Any]:
         if stream == "audit_trial":
-            return lambda record: (record["datetime"], record["uuid"])
+            return lambda record: (parse_timestamp(record["datetime"]), record["uuid"])
         return super().sort_key(stream)
 
     def routes(self) -> list[Route]:
@@ -69,7 +73,7 @@ class ClinicalApi(FakeApi):
 
     def after_mutate(self, changed: dict[str, list[Any]], count: int, window: Window) -> None:
         """New audit entries (later than anything served) on `count` existing studies."""
-        fake = Fake(self._mutation_fake.rng)
+        fake = self._mutation_fake
         studies = [s for s in self.tables["study"] if s["crf_id"] not in changed.get("study", [])]
         for study in fake.rng.sample(studies, min(count, len(studies))):
             entries = self.children["audit_trial"][study["study_id"]]
@@ -110,7 +114,9 @@ class ClinicalApi(FakeApi):
     ) -> list[Record]:
         if index % 13 == 4:  # a few studies never have audit entries
             return []
-        return [self._audit_entry(fake, window) for _ in range(fake.rng.randint(0, self.sizes[child]))]
+        return [
+            self._audit_entry(fake, window) for _ in range(fake.rng.randint(0, self.sizes[child]))
+        ]
 
     def _audit_entry(self, fake: Fake, window: Window) -> Record:
         users = self.tables.get("user") or [{"id": None, "email_address": None}]

@@ -21,7 +21,7 @@ class CommerceApi(FakeApi):
     default_sizes = {"customers": 250, "locations": 12, "shifts": 230}
     default_page_size = 100
     auth = AuthScheme(
-        "client_credentials", token_path="/oauth2/token", expires_in=3600, accepts_api_key=True
+        "client_credentials", grant_path="/oauth2/token", expires_in=3600, accepts_api_key=True
     )
     update_fields = {"customers": "updated_at", "shifts": "updated_at"}
 
@@ -113,7 +113,10 @@ class CommerceApi(FakeApi):
             "status": "OPEN" if is_open else "CLOSED",
             "wage": {
                 "title": fake.pick(JOB_TITLES),
-                "hourly_rate": {"amount": fake.rng.randrange(1200, 3500), "currency": location["currency"]},
+                "hourly_rate": {
+                    "amount": fake.rng.randrange(1200, 3500),
+                    "currency": location["currency"],
+                },
             },
             "version": fake.rng.randint(1, 4),
             "created_at": created,

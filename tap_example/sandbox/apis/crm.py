@@ -20,7 +20,7 @@ class CrmApi(FakeApi):
     default_page_size = 50
     auth = AuthScheme(
         "refresh_token",
-        token_path="/api/v2/oauth2/token",
+        grant_path="/api/v2/oauth2/token",
         expires_in=1_209_600,
         separate_token_host=True,
         requires_account_id=True,
@@ -59,8 +59,11 @@ class CrmApi(FakeApi):
         per_page = int_param(request.query, "per_page", self.page_size)
         page = int_param(request.query, "page", 1)
         rows = since(
-            self.tables[stream], "updated_at", request.query.get("updated_since"),
-            "updated_since", inclusive=True,
+            self.tables[stream],
+            "updated_at",
+            request.query.get("updated_since"),
+            "updated_since",
+            inclusive=True,
         )
         total_pages = max(1, page_count(len(rows), per_page))
         next_page = page + 1 if page < total_pages else None

@@ -13,20 +13,40 @@ from .base import ChildOf, Factory, FakeApi, Record, Route, newest_first, route
 
 MAX_LIMIT = 200
 TOPICS = (
-    "customer_created", "customer_verified", "customer_suspended", "funding_source_added",
-    "funding_source_removed", "transfer_created", "transfer_completed", "transfer_failed",
+    "customer_created",
+    "customer_verified",
+    "customer_suspended",
+    "funding_source_added",
+    "funding_source_removed",
+    "transfer_created",
+    "transfer_completed",
+    "transfer_failed",
 )
 BANKS = ("First Sandbox Bank", "Fake Federal Credit Union", "Example Savings", "Mock Trust")
 INDUSTRIES = (
-    "Software", "Consulting", "Retail", "Food and beverage", "Travel", "Education", "Health",
-    "Entertainment", "Manufacturing", "Non-profit", "Transportation", "Real estate",
+    "Software",
+    "Consulting",
+    "Retail",
+    "Food and beverage",
+    "Travel",
+    "Education",
+    "Health",
+    "Entertainment",
+    "Manufacturing",
+    "Non-profit",
+    "Transportation",
+    "Real estate",
 )
 
 
 class PaymentsApi(FakeApi):
     name = "payments"
     streams = (
-        "customers", "funding_sources", "events", "exchange_partners", "business_classifications",
+        "customers",
+        "funding_sources",
+        "events",
+        "exchange_partners",
+        "business_classifications",
     )
     default_sizes = {
         "customers": 230,
@@ -36,7 +56,7 @@ class PaymentsApi(FakeApi):
         "business_classifications": 12,
     }
     default_page_size = 25
-    auth = AuthScheme("client_credentials", token_path="/token", expires_in=3600)
+    auth = AuthScheme("client_credentials", grant_path="/token", expires_in=3600)
     children_of = {"funding_sources": ChildOf("customers", "id")}
     update_fields = {
         "customers": "created",

@@ -1,0 +1,265 @@
+"""SandboxServer: one fake API on a local port, with its token endpoint, faults and counters."""
+
+from __future__ import annotations
+
+import collections
+import copy
+import threading
+import time
+from dataclasses import replace
+from types import TracebackType
+from typing import Any
+
+from .apis import API_NAMES, FAKE_APIS
+from .apis.base import Record, Route
+from .auth import TokenAuthority
+from .faults import FaultPlan
+from .wire import ApiError, Request, Response, SandboxHTTPServer
+
+
+class _Stats:
+    """Request counters, so tests can assert how the tap talked to the API."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.token_requests = 0
+        self.by_path: collections.Counter[str] = collections.Counter()
+        self.by_status: collections.Counter[int] = collections.Counter()
+        self.faults: collections.Counter[str] = collections.Counter()
+
+    def count(self, request: Request, response: Response, *, token: bool) -> None:
+        with self._lock:
+            if token:
+                self.token_requests += 1
+            else:
+                self.requests += 1
+            self.by_path[request.path] += 1
+            self.by_status[response.status] += 1
+
+    def count_fault(self, kind: str) -> None:
+        with self._lock:
+            self.faults[kind] += 1
+
+    def snapshot(self, tokens_issued: int) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "token_requests": self.token_requests,
+                "by_path": dict(self.by_path),
+                "by_status": dict(self.by_status),
+                "faults": dict(self.faults),
+                "tokens_issued": tokens_issued,
+            }
+
+
+class SandboxServer:
+    """A deterministic local fake of one of the five APIs in the wire contract.
+
+    Data is generated once from `seed` and `sizes`; `mutate()` changes it the way a live API
+    would between syncs; `inject()` and `fault_rate` make requests fail on purpose.
+    """
+
+    def __init__(
+        self,
+        api: str = "payments",
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = 0,
+        sizes: dict[str, int] | None = None,
+        token_ttl: int | None = None,
+        token_max_uses: int | None = None,
+        rotate_refresh_token: bool = True,
+        latency: float = 0.0,
+        child_latency: float = 0.0,
+        fault_rate: float = 0.0,
+        fault_kinds: tuple[str, ...] = ("429", "500", "502", "503", "504"),
+        default_page_size: int | None = None,
+    ) -> None:
+        if api not in FAKE_APIS:
+            raise ValueError(f"unknown api {api!r}; expected one of {', '.join(API_NAMES)}")
+        if default_page_size is not None and default_page_size < 1:
+            raise ValueError("default_page_size must be >= 1")
+        self.api = api
+        self._fake = FAKE_APIS[api](seed=seed, sizes=sizes, page_size=default_page_size)
+        self._scheme = self._fake.auth
+        self._authority = TokenAuthority(
+            api,
+            self._scheme,
+            token_ttl=token_ttl,
+            token_max_uses=token_max_uses,
+            rotate_refresh_token=rotate_refresh_token,
+        )
+        self._faults = FaultPlan(seed, fault_rate, fault_kinds)
+        self._routes = self._fake.routes()
+        self._stats = _Stats()
+        self._host = host
+        self._port = port
+        self._latency = latency
+        self._child_latency = child_latency
+        self._listeners: list[SandboxHTTPServer] = []
+        self._threads: list[threading.Thread] = []
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> SandboxServer:
+        if self._listeners:
+            return self
+        self._listeners.append(SandboxHTTPServer((self._host, self._port), self._serve_api_host))
+        if self._scheme.separate_token_host:
+            self._listeners.append(SandboxHTTPServer((self._host, 0), self._serve_token_host))
+        for listener in self._listeners:
+            thread = threading.Thread(
+                target=listener.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"sandbox-{self.api}",
+                daemon=True,
+            )
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        for listener in self._listeners:
+            listener.shutdown()
+            listener.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._listeners.clear()
+        self._threads.clear()
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- addresses and credentials -----------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return self._url_of(0)
+
+    @property
+    def token_url(self) -> str | None:
+        path = self._scheme.grant_path
+        if path is None:
+            return None
+        return f"{self._url_of(1 if self._scheme.separate_token_host else 0)}{path}"
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        """The demo credentials; for crm, with the refresh token that works right now."""
+        return dict(self._authority.credentials)
+
+    @property
+    def api_key(self) -> str | None:
+        """A static API key accepted as bearer token (billing; commerce as an OAuth alternative)."""
+        return self._authority.api_key
+
+    def tap_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {"api": self.api, "base_url": self.base_url}
+        if self.token_url is not None:
+            config["token_url"] = self.token_url
+        return {**config, **self.credentials}
+
+    # -- data --------------------------------------------------------------------------------
+
+    @property
+    def streams(self) -> list[str]:
+        return list(self._fake.streams)
+
+    def records(self, stream: str) -> list[Record]:
+        return self._fake.records(stream)
+
+    def mutate(self, count: int = 3) -> dict[str, list[Any]]:
+        return self._fake.mutate(count)
+
+    def inject(self, *faults: str | int) -> None:
+        self._faults.inject(*faults)
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        return copy.deepcopy(self._stats.snapshot(self._authority.tokens_issued))
+
+    # -- request handling --------------------------------------------------------------------
+
+    def _url_of(self, listener: int) -> str:
+        if not self._listeners:
+            raise RuntimeError("the sandbox is not running: call start() first")
+        host, port = self._listeners[listener].socket.getsockname()[:2]
+        if host in ("0.0.0.0", "", "::"):  # noqa: S104 - only mapping a wildcard to loopback
+            host = "127.0.0.1"
+        return f"http://{host}:{port}"
+
+    def _serve_token_host(self, request: Request) -> Response:
+        if request.path == self._scheme.grant_path:
+            response = self._authority.grant(request)
+        else:
+            response = Response.error(404, f"no such path on the token host: {request.path}")
+        self._stats.count(request, response, token=True)
+        return response
+
+    def _serve_api_host(self, request: Request) -> Response:
+        if not self._scheme.separate_token_host and request.path == self._scheme.grant_path:
+            response = self._authority.grant(request)
+            self._stats.count(request, response, token=True)
+            return response
+        response = self._serve_api(request)
+        self._stats.count(request, response, token=False)
+        return response
+
+    def _serve_api(self, request: Request) -> Response:
+        """Latency, then an injected or random fault, then auth, then the endpoint itself."""
+        found = self._match(request)
+        is_child = isinstance(found, tuple) and found[0].child
+        delay = self._latency + (self._child_latency if is_child else 0.0)
+        if delay:
+            time.sleep(delay)
+        fault = self._faults.next()
+        if fault is not None:
+            self._stats.count_fault(fault.kind)
+            if fault.kind == "slow":
+                time.sleep(fault.seconds)
+            forced = fault.response()
+            if forced is not None:
+                if fault.kind == "401":
+                    self._authority.revoke(request)
+                return forced
+        response = self._authority.authorize(request) or self._answer(request, found)
+        if fault is not None and fault.delivery != "normal":
+            response = replace(response, delivery=fault.delivery)
+        return response
+
+    def _match(self, request: Request) -> tuple[Route, dict[str, str]] | Response:
+        allowed = []
+        for candidate in self._routes:
+            match = candidate.pattern.match(request.path)
+            if match is None:
+                continue
+            if candidate.method == request.method:
+                return candidate, match.groupdict()
+            allowed.append(candidate.method)
+        if allowed:
+            return Response.error(
+                405,
+                f"{request.method} is not allowed on {request.path}",
+                {"Allow": ", ".join(allowed)},
+            )
+        return Response.error(404, f"no such endpoint: {request.method} {request.path}")
+
+    def _answer(self, request: Request, found: tuple[Route, dict[str, str]] | Response) -> Response:
+        if isinstance(found, Response):
+            return found
+        endpoint, params = found
+        with self._fake.lock:
+            try:
+                return endpoint.handler(request, params)
+            except ApiError as error:
+                return error.response()

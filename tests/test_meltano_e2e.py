@@ -1,0 +1,125 @@
+"""End to end: `meltano run tap-example target-duckdb` loses no record.
+
+Runs the project's own meltano.yml (environment `payments`: the tap with
+`sandbox: true`, i.e. an in-process sandbox with the default seed 0) into a
+temporary DuckDB file, then checks that every stream became a table in schema
+`payments` whose row count equals the number of records the sandbox holds for
+that stream, as reported by ``SandboxServer(api="payments", seed=0)``.
+
+Nothing of the project's own output is touched: the DuckDB file and Meltano's
+system database (run state) are redirected into pytest's tmp_path by
+environment variables. Plugins are installed into the project's .meltano/ by
+`meltano install` (a few minutes the first time; quick afterwards).
+
+Skipped when the `meltano` executable is not found next to the running Python
+or on PATH (scripts/demo.sh installs it into .venv).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+API = "payments"
+SEED = 0
+INSTALL_TIMEOUT_S = 900
+RUN_TIMEOUT_S = 600
+
+
+def find_meltano() -> str | None:
+    beside_python = Path(sys.executable).parent / "meltano"
+    if beside_python.is_file() and os.access(beside_python, os.X_OK):
+        return str(beside_python)
+    return shutil.which("meltano")
+
+
+def table_name(stream: str) -> str:
+    """The table target-duckdb 0.8.0 creates for a stream (db_sync.DbSync.table_name)."""
+    # "<schema>-<table>" stream names are split on "-" by target-duckdb.
+    name = stream.split("-")[-1] if stream.count("-") == 1 else stream
+    return name.replace(".", "_").replace("-", "_").lower()
+
+
+def run(cmd: list[str], env: dict[str, str], timeout: int) -> subprocess.CompletedProcess:
+    try:
+        proc = subprocess.run(
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"{' '.join(cmd)} did not finish within {timeout}s:\n{exc.stderr or ''}"[-6000:])
+    assert proc.returncode == 0, (
+        f"{' '.join(cmd)} exited {proc.returncode}\n"
+        f"--- stdout ---\n{proc.stdout[-3000:]}\n--- stderr ---\n{proc.stderr[-6000:]}"
+    )
+    return proc
+
+
+def test_meltano_run_loads_every_sandbox_record(tmp_path):
+    meltano = find_meltano()
+    if meltano is None:
+        pytest.skip(
+            "meltano is not installed (not beside this Python nor on PATH); "
+            "scripts/demo.sh installs it into .venv, or: pip install 'meltano>=4.0,<5'"
+        )
+    duckdb = pytest.importorskip("duckdb")
+    try:
+        from tap_example.sandbox import SandboxServer
+    except ImportError as exc:
+        pytest.skip(f"tap_example.sandbox.SandboxServer is not importable: {exc}")
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    env = {
+        **os.environ,
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
+        # Pin the API even if the caller exported another one.
+        "TAP_EXAMPLE_API": API,
+        # Load into a throwaway file, keep run state out of the project's .meltano/meltano.db.
+        "TARGET_DUCKDB_FILEPATH": str(warehouse),
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
+    }
+    env.pop("MELTANO_ENVIRONMENT", None)
+
+    run([meltano, "install"], env, INSTALL_TIMEOUT_S)
+    run(
+        [meltano, f"--environment={API}", "run", "--full-refresh", "tap-example", "target-duckdb"],
+        env,
+        RUN_TIMEOUT_S,
+    )
+
+    server = SandboxServer(api=API, seed=SEED)
+    expected = {table_name(stream): len(server.records(stream)) for stream in server.streams}
+    assert expected, "the sandbox reports no streams"
+
+    assert warehouse.is_file(), "target-duckdb wrote no database file"
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        tables = [
+            name
+            for (name,) in con.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = ? AND table_type = 'BASE TABLE' ORDER BY table_name",
+                [API],
+            ).fetchall()
+        ]
+        loaded = {
+            name: con.execute(f'SELECT count(*) FROM "{API}"."{name}"').fetchone()[0]  # noqa: S608
+            for name in tables
+        }
+    finally:
+        con.close()
+
+    assert loaded == expected
