@@ -44,8 +44,8 @@ def table_counts(database: Path, schema: str | None = None) -> list[tuple[str, s
             quoted = '"{}"."{}"'.format(
                 table_schema.replace('"', '""'), table_name.replace('"', '""')
             )
-            (rows,) = con.execute(f"SELECT count(*) FROM {quoted}").fetchone()  # noqa: S608
-            counts.append((table_schema, table_name, int(rows)))
+            row = con.execute(f"SELECT count(*) FROM {quoted}").fetchone()  # noqa: S608
+            counts.append((table_schema, table_name, int(row[0]) if row else 0))
         return counts
     finally:
         con.close()

@@ -253,6 +253,11 @@ class DefinitionStream(RESTStream[Any]):
         return document
 
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any] | None:
+        extra = row.keys() - self.schema_fields
+        if extra:
+            self._note_schema_drift(extra)
+            for name in extra:
+                del row[name]
         for binding in self.resource.bindings:
             if binding.placeholder not in row and context is not None:
                 row[binding.placeholder] = context.get(binding.placeholder)
@@ -272,6 +277,21 @@ class DefinitionStream(RESTStream[Any]):
                 if stamp is not None and stamp < bookmark:
                     return None
         return row
+
+    @property
+    def schema_fields(self) -> frozenset[str]:
+        fields = self.__dict__.get("_schema_fields")
+        if fields is None:
+            fields = self.__dict__["_schema_fields"] = frozenset(self.schema.get("properties") or {})
+        return fields  # type: ignore[no-any-return]
+
+    def _note_schema_drift(self, extra: Iterable[str]) -> None:
+        """Fields the server added (schema drift) are dropped; say so once per field."""
+        seen: set[str] = self.__dict__.setdefault("_drift_logged", set())
+        new = sorted(set(extra) - seen)
+        if new:
+            seen.update(new)
+            self.logger.info("stream '%s': ignoring fields not in its schema: %s", self.name, ", ".join(new))
 
     # -- parents and children ---------------------------------------------------------
     def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:

@@ -33,12 +33,15 @@ class OneLineErrorCommand(SingerCommand):
         try:
             return super().main(*args, **kwargs)
         except TapExampleError as exc:
-            _fail(exc)
+            _fail(str(exc))
+        except Exception as exc:  # a bug, not bad input: keep the details for --log-level=debug
+            logging.getLogger("tap-example").debug("unexpected error", exc_info=True)
+            _fail(f"unexpected {type(exc).__name__}: {exc} (please report it; set TAP_EXAMPLE_LOG_LEVEL=debug for details)")
 
 
-def _fail(exc: TapExampleError) -> NoReturn:
-    logging.getLogger("tap-example").error("%s", exc)
-    click.echo(f"tap-example: error: {exc}", err=True)
+def _fail(message: str) -> NoReturn:
+    logging.getLogger("tap-example").error("%s", message)
+    click.echo(f"tap-example: error: {message}", err=True)
     sys.exit(1)
 
 

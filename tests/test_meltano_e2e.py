@@ -59,7 +59,10 @@ def run(cmd: list[str], env: dict[str, str], timeout: int) -> subprocess.Complet
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"{' '.join(cmd)} did not finish within {timeout}s:\n{exc.stderr or ''}"[-6000:])
+        raw = exc.stderr or b""
+        # TimeoutExpired carries bytes even with text=True
+        stderr = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+        pytest.fail(f"{' '.join(cmd)} did not finish within {timeout}s:\n{stderr[-6000:]}")
     assert proc.returncode == 0, (
         f"{' '.join(cmd)} exited {proc.returncode}\n"
         f"--- stdout ---\n{proc.stdout[-3000:]}\n--- stderr ---\n{proc.stderr[-6000:]}"
@@ -116,7 +119,7 @@ def test_meltano_run_loads_every_sandbox_record(tmp_path):
             ).fetchall()
         ]
         loaded = {
-            name: con.execute(f'SELECT count(*) FROM "{API}"."{name}"').fetchone()[0]  # noqa: S608
+            name: con.execute(f'SELECT count(*) FROM "{API}"."{name}"').fetchone()[0]
             for name in tables
         }
     finally:

@@ -111,7 +111,6 @@ NESTED_FIELDS = [
     ("commerce", "shifts", ["wage", "hourly_rate", "amount"], "integer"),
     ("commerce", "shifts", ["wage", "hourly_rate", "currency"], "string"),
     ("clinical", "study", ["study_id"], "string"),
-    ("clinical", "study", ["version"], "integer"),
     ("clinical", "study", ["version"], "string"),
     ("clinical", "audit_trial", ["study_id"], "string"),
 ]

@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,7 @@ PLUGIN_DIR = ROOT / "plugins" / "target-duckdb-lossless"
 
 # Values that a CSV round trip can get wrong: delimiters, quotes, line breaks,
 # a header-like first row (all strings), nulls, nested objects.
-CHARGES = [
+CHARGES: list[dict[str, Any]] = [
     {"id": "ch_1", "amount": 100, "note": "first record", "meta": {"a": 1}, "paid": True},
     {"id": "ch_2", "amount": None, "note": 'comma, "quote"\nnewline', "meta": None, "paid": False},
     {"id": "ch_3", "amount": -5, "note": "it's", "meta": {"x": [1, 2]}, "paid": None},
@@ -63,7 +64,9 @@ def singer_messages() -> list[str]:
         {"type": "SCHEMA", "stream": "charges", "key_properties": ["id"], "schema": charges_schema}
     ]
     msgs += [{"type": "RECORD", "stream": "charges", "record": r} for r in CHARGES]
-    msgs.append({"type": "SCHEMA", "stream": "events", "key_properties": [], "schema": events_schema})
+    msgs.append(
+        {"type": "SCHEMA", "stream": "events", "key_properties": [], "schema": events_schema}
+    )
     msgs += [{"type": "RECORD", "stream": "events", "record": r} for r in EVENTS]
     msgs.append({"type": "STATE", "value": {"bookmarks": {"charges": {"done": True}}}})
     return [json.dumps(m) + "\n" for m in msgs]
@@ -166,11 +169,11 @@ def test_patched_loader_counts_for_any_batch_size(target_modules, tmp_path, batc
 
 
 def test_apply_patch_is_idempotent(target_modules):
-    _, DbSync, lossless = target_modules
+    _, db_sync_cls, lossless = target_modules
     lossless.apply_patch()
-    patched = DbSync.load_rows
+    patched = db_sync_cls.load_rows
     lossless.apply_patch()
-    assert DbSync.load_rows is patched
+    assert db_sync_cls.load_rows is patched
     assert lossless.is_patched()
 
 

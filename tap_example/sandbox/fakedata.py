@@ -9,6 +9,7 @@ import calendar
 import random
 import re
 import time
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -189,7 +190,8 @@ class Fake:
         return f"{self.pick(COMPANY_WORDS)} {self.pick(COMPANY_SUFFIXES)}"
 
     def email(self, first: str, last: str) -> str:
-        local = f"{first}.{last}".lower().replace(" ", "").replace("'", "")
+        ascii_name = unicodedata.normalize("NFKD", f"{first}.{last}").encode("ascii", "ignore")
+        local = ascii_name.decode().lower().replace(" ", "").replace("'", "")
         return f"{local}{self.rng.randrange(100)}@example.com"
 
     def phone(self) -> str:

@@ -108,6 +108,11 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "tap-example-sandbox/1"
     timeout = 60  # idle keep-alive connections are dropped after this
 
+    def setup(self) -> None:
+        """No Nagle: headers and body go out in separate writes, which would stall keep-alive."""
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: Any) -> None:
         """Silence per-request logging."""
 

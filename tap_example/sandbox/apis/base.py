@@ -130,11 +130,7 @@ class FakeApi:
         if stream not in self.streams:
             raise KeyError(f"unknown {self.name} stream {stream!r}")
         with self.lock:
-            if stream in self.children:
-                rows = [row for group in self.children[stream].values() for row in group]
-            else:
-                rows = self.tables[stream]
-            return copy.deepcopy(rows)
+            return copy.deepcopy(self.records_ref(stream))
 
     def children_for(self, child: str, parent_id: str) -> list[Record] | None:
         return self.children[child].get(parent_id)
@@ -172,10 +168,14 @@ class FakeApi:
             return changed
 
     def records_ref(self, stream: str) -> list[Record]:
-        """The live records of a stream (not copies), for mutation."""
-        if stream in self.children:
-            return [row for group in self.children[stream].values() for row in group]
-        return self.tables[stream]
+        """The live records of a stream in served order (child streams: parent by parent)."""
+        link = self.children_of.get(stream)
+        if link is None:
+            return self.tables[stream]
+        groups = self.children[stream]
+        return [
+            row for parent in self.tables[link.parent] for row in groups[parent[link.parent_key]]
+        ]
 
     def sort_tables(self) -> None:
         for stream, rows in self.tables.items():

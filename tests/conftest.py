@@ -1,0 +1,69 @@
+"""Shared fixtures: sandbox APIs on 127.0.0.1, and helpers to run the tap in-process."""
+
+from __future__ import annotations
+
+import atexit
+import io
+import json
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import redirect_stdout
+from typing import Any
+
+import pytest
+
+from tap_example.sandbox import API_NAMES, SandboxServer
+from tap_example.tap import TapExample
+
+#: Settings every test run uses: fast retries, no real waiting.
+FAST = {"backoff_factor": 0.01}
+
+_shared: dict[str, SandboxServer] = {}
+
+
+def shared_sandbox(api: str) -> SandboxServer:
+    """One long-lived, read-only sandbox per API for the SDK's standard tests.
+
+    The standard test classes need their config when the module is imported, before fixtures
+    run, so these servers start on first use and stop when the test session ends.
+    """
+    if api not in _shared:
+        # Several tap instances share one config here, so the refresh token must stay valid.
+        _shared[api] = SandboxServer(api=api, seed=0, rotate_refresh_token=False).start()
+        atexit.register(_shared[api].stop)
+    return _shared[api]
+
+
+@pytest.fixture
+def sandbox(request: pytest.FixtureRequest) -> Iterator[SandboxServer]:
+    """A fresh sandbox for one test: ``@pytest.mark.parametrize('sandbox', [...], indirect=True)``
+    with an API name or a dict of ``SandboxServer`` options."""
+    options: Any = getattr(request, "param", "payments")
+    kwargs = {"api": options} if isinstance(options, str) else dict(options)
+    with SandboxServer(**kwargs) as server:
+        yield server
+
+
+def run_tap(config: dict[str, Any], state: dict[str, Any] | None = None, catalog: dict | None = None) -> list[dict]:
+    """Run a full sync in-process and return the Singer messages it wrote."""
+    tap = TapExample(config={**FAST, **config}, state=state, catalog=catalog, validate_config=True)
+    buffer = io.StringIO()
+    with redirect_stdout(buffer):
+        tap.sync_all()
+    return [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
+
+
+def record_counts(messages: list[dict]) -> Counter[str]:
+    return Counter(m["stream"] for m in messages if m["type"] == "RECORD")
+
+
+def server_counts(server: SandboxServer) -> Counter[str]:
+    return Counter({stream: len(server.records(stream)) for stream in server.streams})
+
+
+def last_state(messages: list[dict]) -> dict[str, Any]:
+    states = [m["value"] for m in messages if m["type"] == "STATE"]
+    return states[-1] if states else {}
+
+
+__all__ = ["API_NAMES", "FAST", "last_state", "record_counts", "run_tap", "server_counts", "shared_sandbox"]
