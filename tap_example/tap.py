@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from functools import cached_property
@@ -12,6 +13,7 @@ from typing import Any, NoReturn
 import click
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.plugin_base import SingerCommand
 
 from tap_example import __version__
@@ -40,7 +42,6 @@ class OneLineErrorCommand(SingerCommand):
 
 
 def _fail(message: str) -> NoReturn:
-    logging.getLogger("tap-example").error("%s", message)
     click.echo(f"tap-example: error: {message}", err=True)
     sys.exit(1)
 
@@ -133,6 +134,13 @@ class TapExample(Tap):
         command.__class__ = OneLineErrorCommand  # same command, with one-line error exits
         return command
 
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The SDK's JSON-Schema check of the config, reported as one line naming the setting."""
+        try:
+            return super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as exc:
+            raise ConfigError("; ".join(_setting_error(e) for e in exc.errors) or str(exc)) from None
+
     # -- settings ---------------------------------------------------------------------
     @cached_property
     def settings(self) -> dict[str, Any]:
@@ -205,6 +213,12 @@ class TapExample(Tap):
         _ = self.authenticator  # missing credentials fail here, before any request
         super().sync_all()
         self.logger.info("tap-example: sync finished (%d retries)", self.retries)
+
+
+def _setting_error(message: str) -> str:
+    """``'x' is not one of [...] in config['api']`` -> ``setting 'api': 'x' is not one of [...]``."""
+    match = re.search(r"^(.*) in config\['([^']+)'\]$", message)
+    return f"setting '{match.group(2)}': {match.group(1)}" if match else message
 
 
 def _check_settings(settings: dict[str, Any]) -> None:

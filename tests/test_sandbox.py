@@ -174,6 +174,9 @@ def test_paging_walks_every_record_as_records_reports(api: str) -> None:
         session = session_for(server)
         for stream in server.streams:
             assert fetch_stream(server, session, stream) == server.records(stream), stream
+        assert server.mutate(2)
+        for stream in server.streams:
+            assert fetch_stream(server, session, stream) == server.records(stream), stream
         stats = server.stats
         assert stats["by_status"] == {200: stats["requests"] + stats["token_requests"]}
 
