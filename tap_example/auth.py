@@ -11,8 +11,8 @@ import base64
 import logging
 import threading
 import time
-from datetime import datetime, timezone
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urljoin
 
@@ -77,7 +77,9 @@ class BearerAuthenticator(HostBoundAuthenticator):
 class APIKeyAuthenticator(HostBoundAuthenticator):
     """An API key in a header or in the query string."""
 
-    def __init__(self, *, name: str, api_key: str, location: str, allowed_origins: Sequence[str]) -> None:
+    def __init__(
+        self, *, name: str, api_key: str, location: str, allowed_origins: Sequence[str]
+    ) -> None:
         super().__init__(allowed_origins=allowed_origins)
         register_secret(api_key)
         if location == "query":
@@ -187,12 +189,15 @@ class OAuth2Authenticator(HostBoundAuthenticator, OAuthAuthenticator):
         self.token_requests += 1
         try:
             response = requests.post(
-                self.auth_endpoint, data=self.oauth_request_body, headers=headers, timeout=self.timeout
+                self.auth_endpoint,
+                data=self.oauth_request_body,
+                headers=headers,
+                timeout=self.timeout,
             )
         except requests.RequestException as exc:
             msg = f"{self.api_name}: token request to {mask_url(self.auth_endpoint)} failed: {type(exc).__name__}"
             raise AuthError(msg) from None
-        if response.status_code >= 400:  # noqa: PLR2004
+        if response.status_code >= 400:
             needs = "client_id, client_secret" + (", refresh_token" if self.refresh_token else "")
             msg = (
                 f"{self.api_name}: token request to {mask_url(self.auth_endpoint)} was refused with HTTP "
@@ -215,8 +220,13 @@ class OAuth2Authenticator(HostBoundAuthenticator, OAuthAuthenticator):
         if self.refresh_token and rotated and rotated != self.refresh_token:
             register_secret(rotated)
             self.refresh_token = rotated
-            LOGGER.info("%s: the token endpoint rotated the refresh token; using the new one from now on", self.api_name)
-        LOGGER.info("%s: obtained an access token (expires in %s s)", self.api_name, self.expires_in)
+            LOGGER.info(
+                "%s: the token endpoint rotated the refresh token; using the new one from now on",
+                self.api_name,
+            )
+        LOGGER.info(
+            "%s: obtained an access token (expires in %s s)", self.api_name, self.expires_in
+        )
 
 
 # --------------------------------------------------------------------------- choosing
@@ -258,7 +268,12 @@ def build_authenticator(
 
 
 def _make(
-    spec: Mapping[str, Any], *, settings: Mapping[str, Any], base_url: str, api_name: str, timeout: float
+    spec: Mapping[str, Any],
+    *,
+    settings: Mapping[str, Any],
+    base_url: str,
+    api_name: str,
+    timeout: float,
 ) -> APIAuthenticatorBase:
     origins = [host_of(base_url)]
     kind = spec["type"]

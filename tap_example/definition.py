@@ -133,12 +133,21 @@ def load_definition(
         if not path.is_file():
             msg = f"setting 'api_file': definition file {origin} does not exist"
             raise DefinitionError(msg)
-        document = _parse(path.read_text(encoding="utf-8"), origin, json_only=path.suffix == ".json")
+        document = _parse(
+            path.read_text(encoding="utf-8"), origin, json_only=path.suffix == ".json"
+        )
         return build_definition(
-            document, origin=origin, settings=settings, base_dir=path.parent, name=path.stem, strict=strict
+            document,
+            origin=origin,
+            settings=settings,
+            base_dir=path.parent,
+            name=path.stem,
+            strict=strict,
         )
     if not api:
-        msg = "set 'api' (one of: " + ", ".join(BUILTIN_APIS) + ") or 'api_file' (a definition file)"
+        msg = (
+            "set 'api' (one of: " + ", ".join(BUILTIN_APIS) + ") or 'api_file' (a definition file)"
+        )
         raise DefinitionError(msg)
     if api not in BUILTIN_APIS:
         msg = f"setting 'api': unknown API {api!r}; built-in APIs are: {', '.join(BUILTIN_APIS)}"
@@ -180,7 +189,9 @@ def build_definition(
     for index, raw in enumerate(document["resources"]):
         where = f"resources[{index}] ({raw['name']})"
         if raw["name"] in names:
-            raise DefinitionError(f"{origin}: {where}.name: duplicate resource name {raw['name']!r}")
+            raise DefinitionError(
+                f"{origin}: {where}.name: duplicate resource name {raw['name']!r}"
+            )
         names.add(raw["name"])
         merged = _merge_defaults(defaults, raw)
         resources_.append(
@@ -210,7 +221,9 @@ def missing_placeholders(value: Any, settings: Mapping[str, Any]) -> list[str]:
     def walk(node: Any) -> None:
         if isinstance(node, str):
             found.extend(
-                n for n in _SETTING_PLACEHOLDER.findall(node) if settings.get(n) in (None, "") and n not in found
+                n
+                for n in _SETTING_PLACEHOLDER.findall(node)
+                if settings.get(n) in (None, "") and n not in found
             )
         elif isinstance(node, Mapping):
             for item in node.values():
@@ -226,7 +239,11 @@ def missing_placeholders(value: Any, settings: Mapping[str, Any]) -> list[str]:
 @cache
 def format_schema() -> dict[str, Any]:
     """The JSON Schema of the definition format (also published for editors)."""
-    text = resources.files("tap_example").joinpath("definition.schema.json").read_text(encoding="utf-8")
+    text = (
+        resources.files("tap_example")
+        .joinpath("definition.schema.json")
+        .read_text(encoding="utf-8")
+    )
     schema: dict[str, Any] = json.loads(text)
     return schema
 
@@ -239,7 +256,9 @@ def _parse(text: str, origin: str, *, json_only: bool = False) -> Any:
         return json.loads(text) if json_only else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
         detail = str(exc).replace("\n", " ")
-        raise DefinitionError(f"{origin}: not valid {'JSON' if json_only else 'YAML'}: {detail}") from None
+        raise DefinitionError(
+            f"{origin}: not valid {'JSON' if json_only else 'YAML'}: {detail}"
+        ) from None
 
 
 def _expand_shorthands(document: Any) -> Any:
@@ -262,7 +281,12 @@ def _location(path: list[Any], document: Any) -> str:
     for key in path:
         if isinstance(key, int):
             label = f"[{key}]"
-            if isinstance(node, list) and key < len(node) and isinstance(node[key], dict) and "name" in node[key]:
+            if (
+                isinstance(node, list)
+                and key < len(node)
+                and isinstance(node[key], dict)
+                and "name" in node[key]
+            ):
                 label += f" ({node[key]['name']})"
             parts.append(label)
         else:
@@ -276,14 +300,18 @@ def _location(path: list[Any], document: Any) -> str:
 
 def _validate_against_format(document: Any, origin: str) -> None:
     if not isinstance(document, dict):
-        raise DefinitionError(f"{origin}: a definition must be a mapping with 'client' and 'resources'")
+        raise DefinitionError(
+            f"{origin}: a definition must be a mapping with 'client' and 'resources'"
+        )
     validator = jsonschema.Draft202012Validator(format_schema())
     error = best_match(validator.iter_errors(document))
     if error is None:
         return
     while error.validator in ("oneOf", "anyOf") and error.context:
         # Report what is wrong inside the alternative that has the instance's type.
-        specific = [e for e in error.context if e.validator not in ("type", "oneOf", "anyOf", "const")]
+        specific = [
+            e for e in error.context if e.validator not in ("type", "oneOf", "anyOf", "const")
+        ]
         if not specific:
             break
         error = best_match(specific)
@@ -323,7 +351,9 @@ class _Filler:
             whole = _SETTING_PLACEHOLDER.fullmatch(value)
             if whole:
                 return self._lookup(whole.group(1), where, value)
-            return _SETTING_PLACEHOLDER.sub(lambda m: str(self._lookup(m.group(1), where, m.group(0))), value)
+            return _SETTING_PLACEHOLDER.sub(
+                lambda m: str(self._lookup(m.group(1), where, m.group(0))), value
+            )
         if isinstance(value, Mapping):
             return {k: self(v, f"{where}.{k}") for k, v in value.items()}
         if isinstance(value, list):
@@ -333,7 +363,9 @@ class _Filler:
     def _lookup(self, name: str, where: str, original: str) -> Any:
         value = self.settings.get(name)
         if value is None or value == "":
-            msg = f"{self.origin}: {where}: ${{{name}}} needs the setting '{name}', which is not set"
+            msg = (
+                f"{self.origin}: {where}: ${{{name}}} needs the setting '{name}', which is not set"
+            )
             if self.strict:
                 raise DefinitionError(msg)
             self.unfilled.append(msg)
@@ -387,7 +419,9 @@ def _build_resource(
     path_names = _PATH_PLACEHOLDER.findall(path)
     for key, value in (endpoint.get("params") or {}).items():
         if isinstance(value, dict) and value.get("type") == "resolve":
-            bindings.append(ParentBinding(key, value["resource"], value["field"], key in path_names))
+            bindings.append(
+                ParentBinding(key, value["resource"], value["field"], key in path_names)
+            )
         else:
             params[key] = fill(value, f"{ep}.params.{key}")
     bound = {b.placeholder for b in bindings}
@@ -399,11 +433,17 @@ def _build_resource(
             )
             raise DefinitionError(msg)
     if len({b.resource for b in bindings}) > 1:
-        raise DefinitionError(f"{origin}: {ep}.params: all 'resolve' params must name the same parent resource")
+        raise DefinitionError(
+            f"{origin}: {ep}.params: all 'resolve' params must name the same parent resource"
+        )
 
-    paginator_raw = endpoint["paginator"] if "paginator" in endpoint else client_paginator
+    paginator_raw = endpoint.get("paginator", client_paginator)
     paginator = _build_paginator_spec(paginator_raw, f"{ep}.paginator", origin)
-    if paginator and paginator.get("cursor_body_path") and str(endpoint.get("method", "GET")).upper() != "POST":
+    if (
+        paginator
+        and paginator.get("cursor_body_path")
+        and str(endpoint.get("method", "GET")).upper() != "POST"
+    ):
         raise DefinitionError(f"{origin}: {ep}.paginator.cursor_body_path: needs method POST")
 
     handler_raw = endpoint.get("error_handler") or {}
@@ -435,7 +475,13 @@ def _build_resource(
             raise DefinitionError(f"{origin}: {ep}.data_selector: {exc}") from None
 
     primary_key = raw.get("primary_key")
-    keys = () if primary_key is None else (primary_key,) if isinstance(primary_key, str) else tuple(primary_key)
+    keys = (
+        ()
+        if primary_key is None
+        else (primary_key,)
+        if isinstance(primary_key, str)
+        else tuple(primary_key)
+    )
     disposition = raw.get("write_disposition", "append")
     if isinstance(disposition, dict):
         disposition = disposition["disposition"]
@@ -443,12 +489,14 @@ def _build_resource(
     schema_file: Path | None = None
     if raw.get("schema"):
         if base_dir is None:
-            raise DefinitionError(f"{origin}: {where}.schema: only definition files can name schema files")
+            raise DefinitionError(
+                f"{origin}: {where}.schema: only definition files can name schema files"
+            )
         schema_file = (base_dir / raw["schema"]).resolve()
         if not schema_file.is_file():
             raise DefinitionError(f"{origin}: {where}.schema: file {schema_file} does not exist")
     elif base_dir is None:
-        candidate = resources.files("tap_example.schemas").joinpath(api_name, f"{raw['name']}.json")
+        candidate = resources.files("tap_example.schemas") / api_name / f"{raw['name']}.json"
         schema_file = Path(str(candidate))
 
     return Resource(
@@ -457,7 +505,9 @@ def _build_resource(
         method=str(endpoint.get("method", "GET")).upper(),
         params=params,
         json=fill(endpoint.get("json"), f"{ep}.json"),
-        headers={k: str(v) for k, v in fill(endpoint.get("headers") or {}, f"{ep}.headers").items()},
+        headers={
+            k: str(v) for k, v in fill(endpoint.get("headers") or {}, f"{ep}.headers").items()
+        },
         data_selector=selector,
         paginator=paginator,
         error_handler=handler,

@@ -7,7 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 #: Marks a path that does not exist in a document (distinct from an explicit ``null``).
-MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING", "__bool__": lambda self: False})()
+MISSING: Any = type(
+    "Missing", (), {"__repr__": lambda self: "MISSING", "__bool__": lambda self: False}
+)()
 
 _SIMPLE_JSONPATH = re.compile(r"^\$(?:\.[^.\[\]]+)*(?:\[\*\])?$")
 

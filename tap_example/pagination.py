@@ -47,7 +47,9 @@ def response_document(response: requests.Response) -> Any:
 # --------------------------------------------------------------------------- stop conditions
 
 _PATH = r"[A-Za-z_$][\w$-]*(?:\.[\w$-]+)*"
-_GET_CHAIN = re.compile(r"""\.get\(\s*(['"])([^'"]+)\1\s*(?:,\s*(?:\{\}|None|''|""|\[\]|0|False)\s*)?\)""")
+_GET_CHAIN = re.compile(
+    r"""\.get\(\s*(['"])([^'"]+)\1\s*(?:,\s*(?:\{\}|None|''|""|\[\]|0|False)\s*)?\)"""
+)
 _STOP_FORMS: tuple[tuple[re.Pattern[str], Literal["missing", "falsy"]], ...] = (
     (re.compile(rf"^(?P<path>{_PATH})\s+is\s+(?:missing|none|None|null)$"), "missing"),
     (re.compile(rf"^(?P<path>{_PATH})\s+is\s+falsy$"), "falsy"),
@@ -130,7 +132,9 @@ class DefinitionPaginator(BaseAPIPaginator[Any]):
 
     type_name: ClassVar[str]
     #: Keys this paginator type accepts in a definition (besides ``type``).
-    keys: ClassVar[frozenset[str]] = frozenset({"limit", "limit_param", "stop_condition", "maximum_page"})
+    keys: ClassVar[frozenset[str]] = frozenset(
+        {"limit", "limit_param", "stop_condition", "maximum_page"}
+    )
 
     def __init__(self, spec: Mapping[str, Any], start_value: Any = None) -> None:
         super().__init__(start_value)
@@ -139,7 +143,11 @@ class DefinitionPaginator(BaseAPIPaginator[Any]):
         self.limit_param: str = spec.get("limit_param") or "limit"
         stop = spec.get("stop_condition")
         self.stop_condition: StopCondition | None = (
-            stop if isinstance(stop, StopCondition) else parse_stop_condition(stop) if stop else None
+            stop
+            if isinstance(stop, StopCondition)
+            else parse_stop_condition(stop)
+            if stop
+            else None
         )
         self.body_paging = False  # page size and token travel in the JSON body (POST search)
 
@@ -151,7 +159,9 @@ class DefinitionPaginator(BaseAPIPaginator[Any]):
 
     def _put(self, request: HTTPRequest, name: str, value: Any) -> None:
         if self.body_paging:
-            request.data = _set_in(request.data if isinstance(request.data, Mapping) else None, name, value)
+            request.data = _set_in(
+                request.data if isinstance(request.data, Mapping) else None, name, value
+            )
         else:
             request.params[name] = value
 
@@ -256,7 +266,11 @@ class CursorPaginator(DefinitionPaginator):
         self._cursor = compile_path(spec.get("cursor_path") or default_path)
 
     def apply(self, request: HTTPRequest, token: Any) -> None:
-        if token is not None and not (self.cursor_param or self.cursor_body_path) and _is_link(token):
+        if (
+            token is not None
+            and not (self.cursor_param or self.cursor_body_path)
+            and _is_link(token)
+        ):
             request.url = urljoin(request.url, token)
             request.params = {}
             return
@@ -354,7 +368,9 @@ PAGINATORS: dict[str, type[DefinitionPaginator]] = {
 }
 
 
-def build_paginator(spec: Mapping[str, Any] | None, page_size: int | None = None) -> DefinitionPaginator:
+def build_paginator(
+    spec: Mapping[str, Any] | None, page_size: int | None = None
+) -> DefinitionPaginator:
     """Make a fresh paginator from a validated definition spec.
 
     ``page_size`` (the tap setting) replaces the definition's ``limit`` where it has one.

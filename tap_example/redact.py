@@ -35,7 +35,7 @@ def redact(text: str) -> str:
 
 
 def _install() -> None:
-    global _installed  # noqa: PLW0603 - one factory per process
+    global _installed
     if _installed:
         return
     with _lock:

@@ -37,7 +37,7 @@ MAX_RETRY_AFTER = 300.0
 _AUTO_SELECTOR_KEYS = ("data", "items", "results", "records", "entries")
 
 
-class TokenRejected(Exception):
+class TokenRejectedError(Exception):
     """The API answered 401 to an OAuth token: renew it once and resend."""
 
     def __init__(self, response: requests.Response) -> None:
@@ -137,6 +137,10 @@ class DefinitionStream(RESTStream[Any]):
         return self.resource.write_disposition == "replace"
 
     # -- requests ---------------------------------------------------------------------
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        self._tap.prepare_for_requests()  # type: ignore[attr-defined]
+        yield from super().get_records(context)
+
     def get_url(self, context: Context | None) -> str:
         """Base URL + path, with ``{placeholders}`` taken from the parent context only."""
         path = self.resource.path
@@ -175,7 +179,8 @@ class DefinitionStream(RESTStream[Any]):
         template = getattr(self, "_request_paginator", None)
         if template is None:
             template = self._request_paginator = build_paginator(
-                self.resource.paginator, self._tap.page_size  # type: ignore[attr-defined]
+                self.resource.paginator,
+                self._tap.page_size,  # type: ignore[attr-defined]
             )
         template.apply(request, page.next_page_token)
         return request
@@ -183,15 +188,15 @@ class DefinitionStream(RESTStream[Any]):
     # -- responses --------------------------------------------------------------------
     def validate_response(self, response: requests.Response) -> None:
         status = response.status_code
-        if status < 400:  # noqa: PLR2004
-            if status != 204 and response.content:  # noqa: PLR2004
+        if status < 400:
+            if status != 204 and response.content:
                 try:
                     response_document(response)
                 except APIError as exc:  # a truncated or garbled body is worth another try
                     raise RetriableAPIError(str(exc), response) from None
             return
-        if status == 401 and isinstance(self.authenticator, OAuth2Authenticator):  # noqa: PLR2004
-            raise TokenRejected(response)
+        if status == 401 and isinstance(self.authenticator, OAuth2Authenticator):
+            raise TokenRejectedError(response)
         message = self._failure_message(response)
         if status in self._retry_policy.retry_on_status_codes:
             raise RetriableAPIError(message, response)
@@ -204,11 +209,14 @@ class DefinitionStream(RESTStream[Any]):
             f"{status} {response.reason or ''}".rstrip()
             + f": {server_message(response)}"
         )
-        if status in (401, 403):  # noqa: PLR2004
+        if status in (401, 403):
             text += f" (check the credentials for the '{self.definition.name}' API"
-            text += ", and account_id)" if "account_id" in json.dumps(dict(self.resource.headers)) or any(
-                "Account" in h for h in self.definition.headers
-            ) else ")"
+            text += (
+                ", and account_id)"
+                if "account_id" in json.dumps(dict(self.resource.headers))
+                or any("Account" in h for h in self.definition.headers)
+                else ")"
+            )
         return text
 
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
@@ -235,7 +243,7 @@ class DefinitionStream(RESTStream[Any]):
             yield record
         if stop_below is not None and newest_on_page is not None and newest_on_page < stop_below:
             # Newest-first API: everything after this page is older than the bookmark.
-            self._active_paginator._finished = True  # noqa: SLF001 - the paginator's own stop flag
+            self._active_paginator._finished = True
 
     def _select(self, document: Any) -> Any:
         getter = type(self).select_records
@@ -252,7 +260,9 @@ class DefinitionStream(RESTStream[Any]):
                     return value
         return document
 
-    def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any] | None:
+    def post_process(
+        self, row: dict[str, Any], context: Context | None = None
+    ) -> dict[str, Any] | None:
         extra = row.keys() - self.schema_fields
         if extra:
             self._note_schema_drift(extra)
@@ -282,7 +292,9 @@ class DefinitionStream(RESTStream[Any]):
     def schema_fields(self) -> frozenset[str]:
         fields = self.__dict__.get("_schema_fields")
         if fields is None:
-            fields = self.__dict__["_schema_fields"] = frozenset(self.schema.get("properties") or {})
+            fields = self.__dict__["_schema_fields"] = frozenset(
+                self.schema.get("properties") or {}
+            )
         return fields  # type: ignore[no-any-return]
 
     def _note_schema_drift(self, extra: Iterable[str]) -> None:
@@ -291,7 +303,9 @@ class DefinitionStream(RESTStream[Any]):
         new = sorted(set(extra) - seen)
         if new:
             seen.update(new)
-            self.logger.info("stream '%s': ignoring fields not in its schema: %s", self.name, ", ".join(new))
+            self.logger.info(
+                "stream '%s': ignoring fields not in its schema: %s", self.name, ", ".join(new)
+            )
 
     # -- parents and children ---------------------------------------------------------
     def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
@@ -378,18 +392,22 @@ class DefinitionStream(RESTStream[Any]):
     def request_decorator(self, func: RequestFunc) -> RequestFunc:
         """Retries from the SDK, plus one token renewal on 401, plus one-line final errors."""
 
-        def renewing_token(prepared: requests.PreparedRequest, context: Context | None) -> requests.Response:
+        def renewing_token(
+            prepared: requests.PreparedRequest, context: Context | None
+        ) -> requests.Response:
             try:
                 return func(prepared, context)
-            except TokenRejected as rejected:
+            except TokenRejectedError as rejected:
                 auth = self.authenticator
-                self.logger.info("stream '%s': access token refused (HTTP 401); renewing it", self.name)
+                self.logger.info(
+                    "stream '%s': access token refused (HTTP 401); renewing it", self.name
+                )
                 auth.invalidate(_bearer(rejected.response.request))
                 try:
                     return func(prepared, context)
-                except TokenRejected as again:
+                except TokenRejectedError as again:
                     message = self._failure_message(again.response)
-                    if 401 in self._retry_policy.retry_on_status_codes:  # noqa: PLR2004
+                    if 401 in self._retry_policy.retry_on_status_codes:
                         auth.invalidate(_bearer(again.response.request))
                         raise RetriableAPIError(message, again.response) from None
                     raise APIError(message) from None
@@ -450,7 +468,9 @@ def make_stream_class(
         "definition": definition,
         "resource": resource,
         "schema": dict(schema),
-        "primary_keys": list(resource.primary_key) if resource.write_disposition != "append" else [],
+        "primary_keys": list(resource.primary_key)
+        if resource.write_disposition != "append"
+        else [],
         "replication_key": incremental.cursor_path if incremental else None,
         "is_sorted": bool(incremental and incremental.row_order == "asc"),
         "selected_by_default": resource.selected,
@@ -460,7 +480,9 @@ def make_stream_class(
         )
         if parent_class
         else None,
-        "select_records": compile_path(resource.data_selector) if resource.data_selector is not None else None,
+        "select_records": compile_path(resource.data_selector)
+        if resource.data_selector is not None
+        else None,
         "datetime_fields": tuple(
             name
             for name, prop in (schema.get("properties") or {}).items()
@@ -469,4 +491,3 @@ def make_stream_class(
     }
     class_name = "".join(part.capitalize() for part in resource.name.split("_")) + "Stream"
     return type(class_name, (DefinitionStream,), attributes)
-

@@ -25,7 +25,15 @@ from tap_example.schemas_loader import load_stream_schema
 from tap_example.streams import DefinitionStream, make_stream_class, parse_timestamp
 
 SECRET_SETTINGS = ("client_secret", "refresh_token", "api_key")
-SANDBOX_SETTINGS = ("base_url", "token_url", "client_id", "client_secret", "refresh_token", "api_key", "account_id")
+SANDBOX_SETTINGS = (
+    "base_url",
+    "token_url",
+    "client_id",
+    "client_secret",
+    "refresh_token",
+    "api_key",
+    "account_id",
+)
 
 
 class OneLineErrorCommand(SingerCommand):
@@ -38,7 +46,9 @@ class OneLineErrorCommand(SingerCommand):
             _fail(str(exc))
         except Exception as exc:  # a bug, not bad input: keep the details for --log-level=debug
             logging.getLogger("tap-example").debug("unexpected error", exc_info=True)
-            _fail(f"unexpected {type(exc).__name__}: {exc} (please report it; set TAP_EXAMPLE_LOG_LEVEL=debug for details)")
+            _fail(
+                f"unexpected {type(exc).__name__}: {exc} (please report it; set TAP_EXAMPLE_LOG_LEVEL=debug for details)"
+            )
 
 
 def _fail(message: str) -> NoReturn:
@@ -57,7 +67,9 @@ class TapExample(Tap):
             th.StringType,
             allowed_values=list(BUILTIN_APIS),
             title="Built-in API",
-            description="Built-in definition to extract: " + ", ".join(BUILTIN_APIS) + ". Set this or api_file.",
+            description="Built-in definition to extract: "
+            + ", ".join(BUILTIN_APIS)
+            + ". Set this or api_file.",
         ),
         th.Property(
             "api_file",
@@ -65,12 +77,26 @@ class TapExample(Tap):
             title="API definition file",
             description="Path to your own definition (YAML or JSON, dlt rest_api structure). Set this or api.",
         ),
-        th.Property("base_url", th.StringType, title="Base URL", description="Overrides the definition's API base URL."),
         th.Property(
-            "token_url", th.StringType, title="Token URL", description="Overrides the definition's OAuth2 token endpoint."
+            "base_url",
+            th.StringType,
+            title="Base URL",
+            description="Overrides the definition's API base URL.",
+        ),
+        th.Property(
+            "token_url",
+            th.StringType,
+            title="Token URL",
+            description="Overrides the definition's OAuth2 token endpoint.",
         ),
         th.Property("client_id", th.StringType, title="Client ID", description="OAuth2 client ID."),
-        th.Property("client_secret", th.StringType, secret=True, title="Client secret", description="OAuth2 client secret."),
+        th.Property(
+            "client_secret",
+            th.StringType,
+            secret=True,
+            title="Client secret",
+            description="OAuth2 client secret.",
+        ),
         th.Property(
             "refresh_token",
             th.StringType,
@@ -78,8 +104,19 @@ class TapExample(Tap):
             title="Refresh token",
             description="OAuth2 refresh token (refresh-token grant); a rotated token is followed within a run.",
         ),
-        th.Property("api_key", th.StringType, secret=True, title="API key", description="API key or static bearer token."),
-        th.Property("account_id", th.StringType, title="Account ID", description="Account identifier sent where the API needs one."),
+        th.Property(
+            "api_key",
+            th.StringType,
+            secret=True,
+            title="API key",
+            description="API key or static bearer token.",
+        ),
+        th.Property(
+            "account_id",
+            th.StringType,
+            title="Account ID",
+            description="Account identifier sent where the API needs one.",
+        ),
         th.Property(
             "start_date",
             th.DateTimeType,
@@ -87,7 +124,10 @@ class TapExample(Tap):
             description="Earliest replication-key value to extract on the first run (RFC 3339).",
         ),
         th.Property(
-            "max_retries", th.IntegerType, title="Max retries", description="Overrides the definition's retries per request."
+            "max_retries",
+            th.IntegerType,
+            title="Max retries",
+            description="Overrides the definition's retries per request.",
         ),
         th.Property(
             "backoff_factor",
@@ -96,7 +136,11 @@ class TapExample(Tap):
             description="Overrides the definition's backoff: waits are backoff_factor * 2**n seconds.",
         ),
         th.Property(
-            "request_timeout", th.IntegerType, default=60, title="Request timeout", description="Seconds per request."
+            "request_timeout",
+            th.IntegerType,
+            default=60,
+            title="Request timeout",
+            description="Seconds per request.",
         ),
         th.Property(
             "page_size",
@@ -139,7 +183,9 @@ class TapExample(Tap):
         try:
             return super()._validate_config(raise_errors=raise_errors)
         except ConfigValidationError as exc:
-            raise ConfigError("; ".join(_setting_error(e) for e in exc.errors) or str(exc)) from None
+            raise ConfigError(
+                "; ".join(_setting_error(e) for e in exc.errors) or str(exc)
+            ) from None
 
     # -- settings ---------------------------------------------------------------------
     @cached_property
@@ -154,10 +200,12 @@ class TapExample(Tap):
         return settings
 
     def _start_sandbox(self, settings: dict[str, Any]) -> dict[str, Any]:
-        from tap_example.sandbox import SandboxServer  # noqa: PLC0415 - only when asked for
+        from tap_example.sandbox import SandboxServer
 
         if not settings.get("api"):
-            raise ConfigError("setting 'sandbox': needs 'api' (the sandbox serves the built-in APIs only)")
+            raise ConfigError(
+                "setting 'sandbox': needs 'api' (the sandbox serves the built-in APIs only)"
+            )
         server = SandboxServer(api=settings["api"]).start()
         atexit.register(server.stop)
         self.logger.info("Sandbox for '%s' serving at %s", settings["api"], server.base_url)
@@ -167,7 +215,10 @@ class TapExample(Tap):
     @cached_property
     def definition(self) -> Definition:
         return load_definition(
-            api=self.settings.get("api"), api_file=self.settings.get("api_file"), settings=self.settings, strict=False
+            api=self.settings.get("api"),
+            api_file=self.settings.get("api_file"),
+            settings=self.settings,
+            strict=False,
         )
 
     @property
@@ -207,12 +258,14 @@ class TapExample(Tap):
             classes[resource.name] = make_stream_class(self.definition, resource, schema, parent)
         return [cls(tap=self) for cls in classes.values()]
 
-    def sync_all(self) -> None:
-        """Check everything a sync needs before the first request, then sync."""
-        self.definition.require_settings()
-        _ = self.authenticator  # missing credentials fail here, before any request
-        super().sync_all()
-        self.logger.info("tap-example: sync finished (%d retries)", self.retries)
+    def prepare_for_requests(self) -> None:
+        """Check everything a sync needs (settings, credentials) once, before the first request."""
+        if not self._ready:
+            self.definition.require_settings()
+            _ = self.authenticator  # missing credentials fail here
+            self._ready = True
+
+    _ready = False
 
 
 def _setting_error(message: str) -> str:
@@ -228,7 +281,9 @@ def _check_settings(settings: dict[str, Any]) -> None:
         raise ConfigError("set only one of 'api' and 'api_file'")
     for name in ("page_size", "max_concurrency", "request_timeout"):
         value = settings.get(name)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 1
+        ):
             raise ConfigError(f"setting '{name}': must be a positive integer, not {value!r}")
     for name in ("max_retries",):
         value = settings.get(name)
@@ -236,10 +291,14 @@ def _check_settings(settings: dict[str, Any]) -> None:
             raise ConfigError(f"setting '{name}': must be a non-negative integer, not {value!r}")
     factor = settings.get("backoff_factor")
     if factor is not None and (not isinstance(factor, (int, float)) or factor < 0):
-        raise ConfigError(f"setting 'backoff_factor': must be a non-negative number, not {factor!r}")
+        raise ConfigError(
+            f"setting 'backoff_factor': must be a non-negative number, not {factor!r}"
+        )
     start = settings.get("start_date")
     if start is not None and parse_timestamp(start) is None:
-        raise ConfigError(f"setting 'start_date': {start!r} is not an RFC 3339 date-time such as 2024-01-01T00:00:00Z")
+        raise ConfigError(
+            f"setting 'start_date': {start!r} is not an RFC 3339 date-time such as 2024-01-01T00:00:00Z"
+        )
 
 
 def _parents_first(resources: Sequence[Resource]) -> list[Resource]:
@@ -255,7 +314,9 @@ def _parents_first(resources: Sequence[Resource]) -> list[Resource]:
     return ordered
 
 
-def _with_binding_fields(schema: dict[str, Any], resource: Resource, parent_schema: dict[str, Any]) -> dict[str, Any]:
+def _with_binding_fields(
+    schema: dict[str, Any], resource: Resource, parent_schema: dict[str, Any]
+) -> dict[str, Any]:
     """Child records carry each bound value under the placeholder's name, typed as the parent field."""
     properties = dict(schema.get("properties") or {})
     parent_properties = parent_schema.get("properties") or {}

@@ -44,7 +44,9 @@ def sandbox(request: pytest.FixtureRequest) -> Iterator[SandboxServer]:
         yield server
 
 
-def run_tap(config: dict[str, Any], state: dict[str, Any] | None = None, catalog: dict | None = None) -> list[dict]:
+def run_tap(
+    config: dict[str, Any], state: dict[str, Any] | None = None, catalog: dict | None = None
+) -> list[dict]:
     """Run a full sync in-process and return the Singer messages it wrote."""
     tap = TapExample(config={**FAST, **config}, state=state, catalog=catalog, validate_config=True)
     buffer = io.StringIO()
@@ -66,4 +68,12 @@ def last_state(messages: list[dict]) -> dict[str, Any]:
     return states[-1] if states else {}
 
 
-__all__ = ["API_NAMES", "FAST", "last_state", "record_counts", "run_tap", "server_counts", "shared_sandbox"]
+__all__ = [
+    "API_NAMES",
+    "FAST",
+    "last_state",
+    "record_counts",
+    "run_tap",
+    "server_counts",
+    "shared_sandbox",
+]

@@ -12,15 +12,23 @@ from tap_example.definition import BUILTIN_APIS, build_definition, load_definiti
 from tap_example.errors import DefinitionError
 from tap_example.pagination import StopCondition
 
-MINIMAL = {"client": {"base_url": "https://api.test"}, "resources": [{"name": "things", "endpoint": {"path": "/things"}}]}
+MINIMAL = {
+    "client": {"base_url": "https://api.test"},
+    "resources": [{"name": "things", "endpoint": {"path": "/things"}}],
+}
 
 
 def build(document: dict, settings: dict | None = None):
-    return build_definition(document, origin="my.yaml", settings=settings or {}, base_dir=None, name="t")
+    return build_definition(
+        document, origin="my.yaml", settings=settings or {}, base_dir=None, name="t"
+    )
 
 
 def with_resource(**resource) -> dict:
-    return {"client": {"base_url": "https://api.test"}, "resources": [{"name": "things", **resource}]}
+    return {
+        "client": {"base_url": "https://api.test"},
+        "resources": [{"name": "things", **resource}],
+    }
 
 
 @pytest.mark.parametrize("api", BUILTIN_APIS)
@@ -35,7 +43,13 @@ def test_builtin_definitions_load_with_schemas(api: str) -> None:
 def test_payments_definition_matches_the_wire_contract() -> None:
     definition = load_definition(api="payments", settings={"client_id": "a", "client_secret": "b"})
     names = [r.name for r in definition.resources]
-    assert names == ["customers", "funding_sources", "events", "exchange_partners", "business_classifications"]
+    assert names == [
+        "customers",
+        "funding_sources",
+        "events",
+        "exchange_partners",
+        "business_classifications",
+    ]
     funding = definition.resource("funding_sources")
     assert funding.parent == "customers"
     assert funding.bindings[0].placeholder == "cus_id" and funding.bindings[0].field == "id"
@@ -63,14 +77,19 @@ def test_resource_defaults_merge_into_endpoints() -> None:
 
 
 def test_setting_placeholders_are_filled_and_keep_types() -> None:
-    document = with_resource(endpoint={"path": "/t", "params": {"size": "${page}", "q": "a-${word}"}})
+    document = with_resource(
+        endpoint={"path": "/t", "params": {"size": "${page}", "q": "a-${word}"}}
+    )
     resource = build(document, {"page": 5, "word": "x"}).resources[0]
     assert resource.params == {"size": 5, "q": "a-x"}
 
 
 def test_missing_setting_is_named() -> None:
     document = with_resource(endpoint={"path": "/t", "headers": {"Account-Id": "${account_id}"}})
-    with pytest.raises(DefinitionError, match=r"things\)\.endpoint\.headers\.Account-Id: \$\{account_id\} needs the setting 'account_id'"):
+    with pytest.raises(
+        DefinitionError,
+        match=r"things\)\.endpoint\.headers\.Account-Id: \$\{account_id\} needs the setting 'account_id'",
+    ):
         build(document)
 
 
@@ -86,33 +105,79 @@ def test_shorthands_and_write_dispositions() -> None:
         "client": {"base_url": "https://api.test"},
         "resources": [
             "posts",
-            {"name": "tags", "endpoint": "/v1/tags", "primary_key": ["a", "b"], "write_disposition": {"disposition": "merge"}},
+            {
+                "name": "tags",
+                "endpoint": "/v1/tags",
+                "primary_key": ["a", "b"],
+                "write_disposition": {"disposition": "merge"},
+            },
         ],
     }
     posts, tags = build(document).resources
     assert posts.path == "posts" and posts.write_disposition == "append"
-    assert tags.path == "/v1/tags" and tags.primary_key == ("a", "b") and tags.write_disposition == "merge"
+    assert (
+        tags.path == "/v1/tags"
+        and tags.primary_key == ("a", "b")
+        and tags.write_disposition == "merge"
+    )
 
 
 @pytest.mark.parametrize(
     ("document", "message"),
     [
-        (with_resource(endpoint={"path": "/t", "paginator": {"type": "cursor", "foo": 1}}), r"things\)\.endpoint\.paginator: unknown key 'foo'"),
+        (
+            with_resource(endpoint={"path": "/t", "paginator": {"type": "cursor", "foo": 1}}),
+            r"things\)\.endpoint\.paginator: unknown key 'foo'",
+        ),
         (with_resource(endpoint={"paht": "/t"}), r"things\)\.endpoint: unknown key 'paht'"),
         (with_resource(endpoint={"method": "GET"}), r"'path' is a required property"),
         (with_resource(endpoint={"path": "/t/{x}"}), r"placeholder \{x\} has no binding"),
         (
-            with_resource(endpoint={"path": "/t/{x}", "params": {"x": {"type": "resolve", "resource": "nope", "field": "id"}}}),
+            with_resource(
+                endpoint={
+                    "path": "/t/{x}",
+                    "params": {"x": {"type": "resolve", "resource": "nope", "field": "id"}},
+                }
+            ),
             r"resolves from resource 'nope', which is not defined",
         ),
-        (with_resource(endpoint={"path": "/t", "paginator": {"type": "cursor", "stop_condition": "__import__('os')"}}), r"stop_condition .* is not understood"),
-        (with_resource(endpoint={"path": "/t", "paginator": "sideways"}), r"paginator: 'sideways' is not one of"),
-        (with_resource(endpoint={"path": "/t", "data_selector": "$..deep"}), r"data_selector: only dot paths"),
-        (with_resource(endpoint={"path": "/t", "incremental": {"cursor_path": "a.b"}}), r"must be a top-level record field"),
-        (with_resource(endpoint={"path": "/t", "paginator": {"type": "offset"}}), r"paginator type 'offset' needs 'limit'"),
-        (with_resource(write_disposition="upsert", endpoint={"path": "/t"}), r"write_disposition: 'upsert' is not one of"),
-        ({"client": {"base_url": "x", "auth": {"type": "magic"}}, "resources": ["a"]}, r"client\.auth\.type: 'magic' is not one of"),
-        ({"client": {"base_url": "x", "auth": {"type": "bearer"}}, "resources": ["a"]}, r"client\.auth: 'token' is a required property"),
+        (
+            with_resource(
+                endpoint={
+                    "path": "/t",
+                    "paginator": {"type": "cursor", "stop_condition": "__import__('os')"},
+                }
+            ),
+            r"stop_condition .* is not understood",
+        ),
+        (
+            with_resource(endpoint={"path": "/t", "paginator": "sideways"}),
+            r"paginator: 'sideways' is not one of",
+        ),
+        (
+            with_resource(endpoint={"path": "/t", "data_selector": "$..deep"}),
+            r"data_selector: only dot paths",
+        ),
+        (
+            with_resource(endpoint={"path": "/t", "incremental": {"cursor_path": "a.b"}}),
+            r"must be a top-level record field",
+        ),
+        (
+            with_resource(endpoint={"path": "/t", "paginator": {"type": "offset"}}),
+            r"paginator type 'offset' needs 'limit'",
+        ),
+        (
+            with_resource(write_disposition="upsert", endpoint={"path": "/t"}),
+            r"write_disposition: 'upsert' is not one of",
+        ),
+        (
+            {"client": {"base_url": "x", "auth": {"type": "magic"}}, "resources": ["a"]},
+            r"client\.auth\.type: 'magic' is not one of",
+        ),
+        (
+            {"client": {"base_url": "x", "auth": {"type": "bearer"}}, "resources": ["a"]},
+            r"client\.auth: 'token' is a required property",
+        ),
         ({"client": {"base_url": "x"}, "resources": ["a", "a"]}, r"duplicate resource name 'a'"),
         ({"resources": ["a"]}, r"top level: 'client' is a required property"),
     ],
@@ -129,8 +194,20 @@ def test_parent_cycle_is_reported() -> None:
     document = {
         "client": {"base_url": "x"},
         "resources": [
-            {"name": "a", "endpoint": {"path": "/a/{x}", "params": {"x": {"type": "resolve", "resource": "b", "field": "id"}}}},
-            {"name": "b", "endpoint": {"path": "/b/{y}", "params": {"y": {"type": "resolve", "resource": "a", "field": "id"}}}},
+            {
+                "name": "a",
+                "endpoint": {
+                    "path": "/a/{x}",
+                    "params": {"x": {"type": "resolve", "resource": "b", "field": "id"}},
+                },
+            },
+            {
+                "name": "b",
+                "endpoint": {
+                    "path": "/b/{y}",
+                    "params": {"y": {"type": "resolve", "resource": "a", "field": "id"}},
+                },
+            },
         ],
     }
     with pytest.raises(DefinitionError, match=r"parent cycle a -> b -> a"):
@@ -138,7 +215,9 @@ def test_parent_cycle_is_reported() -> None:
 
 
 def test_definition_files_yaml_and_json(tmp_path: Path) -> None:
-    (tmp_path / "things.json").write_text(json.dumps({"type": "object", "properties": {"id": {"type": "string"}}}))
+    (tmp_path / "things.json").write_text(
+        json.dumps({"type": "object", "properties": {"id": {"type": "string"}}})
+    )
     document = with_resource(endpoint={"path": "/t"}, schema="things.json")
     yaml_file = tmp_path / "api.yaml"
     yaml_file.write_text(yaml.safe_dump(document))

@@ -1,15 +1,17 @@
 """End to end: `meltano run tap-example target-duckdb` loses no record.
 
-Runs the project's own meltano.yml (environment `payments`: the tap with
-`sandbox: true`, i.e. an in-process sandbox with the default seed 0) into a
-temporary DuckDB file, then checks that every stream became a table in schema
-`payments` whose row count equals the number of records the sandbox holds for
-that stream, as reported by ``SandboxServer(api="payments", seed=0)``.
+For each API (payments first), runs the project's own meltano.yml with
+`--environment=<api>` (the tap with `sandbox: true`: an in-process sandbox with
+the default seed 0) into a temporary DuckDB file, then checks that every stream
+became a table in schema `<api>` whose row count equals the number of records
+the sandbox holds for that stream, as reported by
+``SandboxServer(api=<api>, seed=0).records(stream)``.
 
 Nothing of the project's own output is touched: the DuckDB file and Meltano's
 system database (run state) are redirected into pytest's tmp_path by
 environment variables. Plugins are installed into the project's .meltano/ by
-`meltano install` (a few minutes the first time; quick afterwards).
+one `meltano install` (a minute or two the first time; seconds afterwards).
+Each `meltano run` takes about ten seconds.
 
 Skipped when the `meltano` executable is not found next to the running Python
 or on PATH (scripts/demo.sh installs it into .venv).
@@ -26,7 +28,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-API = "payments"
+# payments first: the API the demo defaults to
+APIS = ["payments", "billing", "crm", "commerce", "clinical"]
 SEED = 0
 INSTALL_TIMEOUT_S = 900
 RUN_TIMEOUT_S = 600
@@ -70,13 +73,38 @@ def run(cmd: list[str], env: dict[str, str], timeout: int) -> subprocess.Complet
     return proc
 
 
-def test_meltano_run_loads_every_sandbox_record(tmp_path):
-    meltano = find_meltano()
-    if meltano is None:
+def meltano_env(tmp: Path, api: str, warehouse: Path | None = None) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
+        # Pin the API even if the caller exported another one.
+        "TAP_EXAMPLE_API": api,
+        # Keep run state out of the project's .meltano/meltano.db.
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp / 'meltano.db'}",
+    }
+    if warehouse is not None:
+        env["TARGET_DUCKDB_FILEPATH"] = str(warehouse)  # load into a throwaway file
+    env.pop("MELTANO_ENVIRONMENT", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def meltano(tmp_path_factory) -> str:
+    """The meltano executable, after `meltano install` of the project's plugins."""
+    exe = find_meltano()
+    if exe is None:
         pytest.skip(
             "meltano is not installed (not beside this Python nor on PATH); "
             "scripts/demo.sh installs it into .venv, or: pip install 'meltano>=4.0,<5'"
         )
+    tmp = tmp_path_factory.mktemp("meltano-install")
+    run([exe, "install"], meltano_env(tmp, APIS[0]), INSTALL_TIMEOUT_S)
+    return exe
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_meltano_run_loads_every_sandbox_record(meltano, tmp_path, api):
     duckdb = pytest.importorskip("duckdb")
     try:
         from tap_example.sandbox import SandboxServer
@@ -84,26 +112,13 @@ def test_meltano_run_loads_every_sandbox_record(tmp_path):
         pytest.skip(f"tap_example.sandbox.SandboxServer is not importable: {exc}")
 
     warehouse = tmp_path / "warehouse.duckdb"
-    env = {
-        **os.environ,
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
-        # Pin the API even if the caller exported another one.
-        "TAP_EXAMPLE_API": API,
-        # Load into a throwaway file, keep run state out of the project's .meltano/meltano.db.
-        "TARGET_DUCKDB_FILEPATH": str(warehouse),
-        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
-    }
-    env.pop("MELTANO_ENVIRONMENT", None)
-
-    run([meltano, "install"], env, INSTALL_TIMEOUT_S)
     run(
-        [meltano, f"--environment={API}", "run", "--full-refresh", "tap-example", "target-duckdb"],
-        env,
+        [meltano, f"--environment={api}", "run", "--full-refresh", "tap-example", "target-duckdb"],
+        meltano_env(tmp_path, api, warehouse),
         RUN_TIMEOUT_S,
     )
 
-    server = SandboxServer(api=API, seed=SEED)
+    server = SandboxServer(api=api, seed=SEED)
     expected = {table_name(stream): len(server.records(stream)) for stream in server.streams}
     assert expected, "the sandbox reports no streams"
 
@@ -115,11 +130,11 @@ def test_meltano_run_loads_every_sandbox_record(tmp_path):
             for (name,) in con.execute(
                 "SELECT table_name FROM information_schema.tables "
                 "WHERE table_schema = ? AND table_type = 'BASE TABLE' ORDER BY table_name",
-                [API],
+                [api],
             ).fetchall()
         ]
         loaded = {
-            name: con.execute(f'SELECT count(*) FROM "{API}"."{name}"').fetchone()[0]
+            name: con.execute(f'SELECT count(*) FROM "{api}"."{name}"').fetchone()[0]
             for name in tables
         }
     finally:

@@ -10,10 +10,17 @@ import requests
 from singer_sdk.streams.rest import HTTPRequest
 
 from tap_example.errors import APIError, PaginationError
-from tap_example.pagination import StopCondition, build_paginator, parse_stop_condition, response_document
+from tap_example.pagination import (
+    StopCondition,
+    build_paginator,
+    parse_stop_condition,
+    response_document,
+)
 
 
-def response(body: Any, url: str = "https://api.test/things?limit=2", headers: dict | None = None) -> requests.Response:
+def response(
+    body: Any, url: str = "https://api.test/things?limit=2", headers: dict | None = None
+) -> requests.Response:
     resp = requests.Response()
     resp.status_code = 200
     resp._content = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -23,7 +30,9 @@ def response(body: Any, url: str = "https://api.test/things?limit=2", headers: d
     return resp
 
 
-def request(url: str = "https://api.test/things", method: str = "GET", data: Any = None) -> HTTPRequest:
+def request(
+    url: str = "https://api.test/things", method: str = "GET", data: Any = None
+) -> HTTPRequest:
     return HTTPRequest(url=url, method=method, params={"fixed": 1}, data=data)
 
 
@@ -32,7 +41,10 @@ def request(url: str = "https://api.test/things", method: str = "GET", data: Any
     [
         ("_links.next is none", StopCondition(("_links", "next"), "missing")),
         ("has_more", StopCondition(("has_more",), "falsy")),
-        ("not response.get('links', {}).get('next', {})", StopCondition(("links", "next"), "falsy")),
+        (
+            "not response.get('links', {}).get('next', {})",
+            StopCondition(("links", "next"), "falsy"),
+        ),
         ("{{ 'cursor' not in response }}", StopCondition(("cursor",), "missing")),
         ("not links.next", StopCondition(("links", "next"), "falsy")),
         ("cursor is missing", StopCondition(("cursor",), "missing")),
@@ -46,7 +58,14 @@ def test_stop_condition_spellings(text: str, expected: StopCondition) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["__import__('os').system('x')", "response['a'] == 1", "has_more and True", "not response.get(x)", "a is maybe", ""],
+    [
+        "__import__('os').system('x')",
+        "response['a'] == 1",
+        "has_more and True",
+        "not response.get(x)",
+        "a is maybe",
+        "",
+    ],
 )
 def test_stop_condition_outside_the_grammar_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="not understood"):
@@ -62,7 +81,9 @@ def test_stop_condition_semantics() -> None:
     assert not falsy.is_met({"has_more": True})
 
 
-def walk(paginator, pages: list[requests.Response], first: HTTPRequest | None = None) -> list[HTTPRequest]:
+def walk(
+    paginator, pages: list[requests.Response], first: HTTPRequest | None = None
+) -> list[HTTPRequest]:
     """Drive a paginator the way the SDK does, recording each request it shapes."""
     sent = []
     for page in pages:
@@ -78,12 +99,19 @@ def walk(paginator, pages: list[requests.Response], first: HTTPRequest | None = 
 
 
 def test_hal_next_link_is_followed_exactly() -> None:
-    spec = {"type": "cursor", "cursor_path": "_links.next.href", "stop_condition": parse_stop_condition("_links.next is none"), "limit": 200}
+    spec = {
+        "type": "cursor",
+        "cursor_path": "_links.next.href",
+        "stop_condition": parse_stop_condition("_links.next is none"),
+        "limit": 200,
+    }
     paginator = build_paginator(spec)
     first = request()
     paginator.apply(first, paginator.current_value)
     assert first.params == {"fixed": 1, "limit": 200}
-    paginator.advance(response({"_links": {"next": {"href": "https://api.test/things?limit=200&offset=200"}}}))
+    paginator.advance(
+        response({"_links": {"next": {"href": "https://api.test/things?limit=200&offset=200"}}})
+    )
     second = request()
     paginator.apply(second, paginator.current_value)
     assert second.url == "https://api.test/things?limit=200&offset=200" and second.params == {}
@@ -93,14 +121,21 @@ def test_hal_next_link_is_followed_exactly() -> None:
 
 def test_json_link_relative_and_null() -> None:
     paginator = build_paginator({"type": "json_link", "next_url_path": "links.next"})
-    paginator.advance(response({"links": {"next": "/things?page=2"}}, url="https://api.test/things"))
+    paginator.advance(
+        response({"links": {"next": "/things?page=2"}}, url="https://api.test/things")
+    )
     assert paginator.current_value == "https://api.test/things?page=2"
     paginator.advance(response({"links": {"next": None}}))
     assert paginator.finished
 
 
 def test_cursor_in_query_with_has_more() -> None:
-    spec = {"type": "cursor", "cursor_param": "next", "stop_condition": parse_stop_condition("has_more"), "limit": 20}
+    spec = {
+        "type": "cursor",
+        "cursor_param": "next",
+        "stop_condition": parse_stop_condition("has_more"),
+        "limit": 20,
+    }
     paginator = build_paginator(spec)
     paginator.advance(response({"data": [1], "has_more": True, "next": "abc"}))
     req = request()
@@ -111,8 +146,13 @@ def test_cursor_in_query_with_has_more() -> None:
 
 
 def test_cursor_in_post_body() -> None:
-    spec = {"type": "cursor", "cursor_path": "cursor", "cursor_body_path": "cursor", "limit": 100,
-            "stop_condition": parse_stop_condition("{{ 'cursor' not in response }}")}
+    spec = {
+        "type": "cursor",
+        "cursor_path": "cursor",
+        "cursor_body_path": "cursor",
+        "limit": 100,
+        "stop_condition": parse_stop_condition("{{ 'cursor' not in response }}"),
+    }
     paginator = build_paginator(spec)
     first = request(method="POST", data={"query": {"x": 1}})
     paginator.apply(first, paginator.current_value)
@@ -126,14 +166,23 @@ def test_cursor_in_post_body() -> None:
 
 
 def test_page_size_setting_overrides_limit() -> None:
-    paginator = build_paginator({"type": "cursor", "cursor_param": "next", "limit": 20}, page_size=7)
+    paginator = build_paginator(
+        {"type": "cursor", "cursor_param": "next", "limit": 20}, page_size=7
+    )
     req = request()
     paginator.apply(req, None)
     assert req.params["limit"] == 7
 
 
 def test_page_number_stops_after_page_count() -> None:
-    spec = {"type": "page_number", "base_page": 1, "page_param": "page", "limit_param": "page_size", "limit": 50, "total_path": "page_count"}
+    spec = {
+        "type": "page_number",
+        "base_page": 1,
+        "page_param": "page",
+        "limit_param": "page_size",
+        "limit": 50,
+        "total_path": "page_count",
+    }
     paginator = build_paginator(spec)
     req = request()
     paginator.apply(req, paginator.current_value)
@@ -167,10 +216,14 @@ def test_offset_stops_at_total() -> None:
 
 def test_header_link() -> None:
     paginator = build_paginator({"type": "header_link"})
-    link = '<https://api.test/things?page=2>; rel="next", <https://api.test/things?page=9>; rel="last"'
+    link = (
+        '<https://api.test/things?page=2>; rel="next", <https://api.test/things?page=9>; rel="last"'
+    )
     paginator.advance(response([1], headers={"Link": link}))
     assert paginator.current_value == "https://api.test/things?page=2"
-    paginator.advance(response([1], headers={"Link": '<https://api.test/things?page=1>; rel="first"'}))
+    paginator.advance(
+        response([1], headers={"Link": '<https://api.test/things?page=1>; rel="first"'})
+    )
     assert paginator.finished
 
 

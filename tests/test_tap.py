@@ -15,10 +15,32 @@ from tap_example.tap import TapExample
 from tests.conftest import API_NAMES, record_counts, run_tap, server_counts
 
 EXPECTED_KEYS = {
-    "payments": {s: ["id"] for s in ["customers", "funding_sources", "events", "exchange_partners", "business_classifications"]},
+    "payments": {
+        s: ["id"]
+        for s in [
+            "customers",
+            "funding_sources",
+            "events",
+            "exchange_partners",
+            "business_classifications",
+        ]
+    },
     "billing": {
-        **{s: ["id"] for s in ["customers", "customer_addresses", "businesses", "discounts", "prices", "products",
-                               "events", "reports", "subscriptions", "transactions"]},
+        **{
+            s: ["id"]
+            for s in [
+                "customers",
+                "customer_addresses",
+                "businesses",
+                "discounts",
+                "prices",
+                "products",
+                "events",
+                "reports",
+                "subscriptions",
+                "transactions",
+            ]
+        },
         "event_types": ["name"],
         "ip_addresses": [],
     },
@@ -41,7 +63,11 @@ def test_every_record_of_the_server_arrives_exactly_once(sandbox) -> None:
     for stream in sandbox.streams:
         keys = EXPECTED_KEYS[sandbox.api][stream]
         if keys:
-            emitted = [tuple(m["record"][k] for k in keys) for m in messages if m["type"] == "RECORD" and m["stream"] == stream]
+            emitted = [
+                tuple(m["record"][k] for k in keys)
+                for m in messages
+                if m["type"] == "RECORD" and m["stream"] == stream
+            ]
             assert len(emitted) == len(set(emitted)), f"duplicate keys in {stream}"
             served = {tuple(r[k] for k in keys) for r in sandbox.records(stream)}
             assert set(emitted) == served
@@ -65,17 +91,29 @@ def test_child_records_carry_the_parent_value_with_its_type(sandbox) -> None:
         parent_values = {r[parent_field] for r in sandbox.records(parent)}
         children = [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == child]
         assert children and all(c[field] in parent_values for c in children)
-        assert schemas[child]["properties"][field]["type"] in ("string", ["string"], schemas[parent]["properties"][parent_field]["type"])
+        assert schemas[child]["properties"][field]["type"] in (
+            "string",
+            ["string"],
+            schemas[parent]["properties"][parent_field]["type"],
+        )
         served = {json.dumps(r, sort_keys=True) for r in sandbox.records(child)}
         # The server's own fields are untouched; the bound value is only added.
         for record in children:
-            original = {k: v for k, v in record.items() if k != field or k in next(iter(sandbox.records(child)))}
+            original = {
+                k: v
+                for k, v in record.items()
+                if k != field or k in next(iter(sandbox.records(child)))
+            }
             assert any(original.items() <= json.loads(s).items() for s in served) or field in record
 
 
 def test_timestamps_leave_in_utc(sandbox) -> None:
     messages = run_tap(sandbox.tap_config())
-    created = [m["record"]["created"] for m in messages if m["type"] == "RECORD" and m["stream"] == "customers"]
+    created = [
+        m["record"]["created"]
+        for m in messages
+        if m["type"] == "RECORD" and m["stream"] == "customers"
+    ]
     assert created and all(value.endswith("Z") for value in created)
 
 
@@ -101,7 +139,9 @@ def test_crm_follows_refresh_token_rotation(sandbox, caplog) -> None:
 
 @pytest.mark.parametrize("sandbox", ["commerce"], indirect=True)
 def test_commerce_api_key_skips_the_token_call(sandbox) -> None:
-    config = {k: v for k, v in sandbox.tap_config().items() if k not in ("client_id", "client_secret")}
+    config = {
+        k: v for k, v in sandbox.tap_config().items() if k not in ("client_id", "client_secret")
+    }
     config["api_key"] = sandbox.api_key  # the sandbox's demo key, accepted as a bearer token
     messages = run_tap(config)
     assert record_counts(messages) == server_counts(sandbox)
@@ -120,7 +160,10 @@ def test_retryable_faults_are_retried_with_retry_after(sandbox, caplog) -> None:
 @pytest.mark.parametrize("sandbox", ["payments"], indirect=True)
 def test_non_retryable_status_ends_the_run_with_a_clear_error(sandbox) -> None:
     sandbox.inject(403)
-    with pytest.raises(APIError, match=r"stream '\w+': GET http://127\.0\.0\.1:\d+/\S+ failed with HTTP 403 Forbidden: forbidden"):
+    with pytest.raises(
+        APIError,
+        match=r"stream '\w+': GET http://127\.0\.0\.1:\d+/\S+ failed with HTTP 403 Forbidden: forbidden",
+    ):
         run_tap(sandbox.tap_config())
 
 
@@ -134,14 +177,26 @@ def test_retries_are_bounded(sandbox) -> None:
 def _cli(config: dict, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
-    command = [sys.executable, "-c", "from tap_example.tap import TapExample; TapExample.cli()", "--config", str(path), *args]
+    command = [
+        sys.executable,
+        "-c",
+        "from tap_example.tap import TapExample; TapExample.cli()",
+        "--config",
+        str(path),
+        *args,
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
 
 
 @pytest.mark.parametrize("sandbox", ["payments", "billing", "crm"], indirect=True)
 def test_bad_credentials_end_with_one_line_and_no_secret(sandbox, tmp_path: Path) -> None:
-    config = {**sandbox.tap_config(), "client_secret": "wrong-secret-value", "api_key": "wrong-api-key-value",
-              "refresh_token": "wrong-refresh-token", "max_retries": 0}
+    config = {
+        **sandbox.tap_config(),
+        "client_secret": "wrong-secret-value",
+        "api_key": "wrong-api-key-value",
+        "refresh_token": "wrong-refresh-token",
+        "max_retries": 0,
+    }
     result = _cli(config, tmp_path)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
@@ -159,10 +214,15 @@ def test_bad_credentials_end_with_one_line_and_no_secret(sandbox, tmp_path: Path
         ({"api": "payments", "page_size": 0}, "page_size"),
         ({"api": "payments", "start_date": "yesterday"}, "start_date"),
         ({"api": "payments"}, "client_id, client_secret"),
-        ({"api": "crm", "client_id": "a", "client_secret": "b", "refresh_token": "c"}, "account_id"),
+        (
+            {"api": "crm", "client_id": "a", "client_secret": "b", "refresh_token": "c"},
+            "account_id",
+        ),
     ],
 )
-def test_bad_config_is_one_line_before_any_request(config: dict, message: str, tmp_path: Path) -> None:
+def test_bad_config_is_one_line_before_any_request(
+    config: dict, message: str, tmp_path: Path
+) -> None:
     result = _cli({**config, "base_url": "http://127.0.0.1:9"}, tmp_path)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
