@@ -60,11 +60,11 @@ def settings_reference() -> str:
 
 def render(text: str) -> str:
     for name, content in (("streams", streams_table()), ("settings", settings_reference())):
-        pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(\n<!-- {name}:end -->)", re.DOTALL)
+        pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.DOTALL)
         if not pattern.search(text):
             msg = f"README.md has no <!-- {name}:start --> ... <!-- {name}:end --> block"
             raise SystemExit(msg)
-        text = pattern.sub(lambda m, c=content: m.group(1) + c + m.group(2), text)
+        text = pattern.sub(lambda m, c=content: m.group(1) + c + "\n" + m.group(2), text)
     return text
 
 
