@@ -27,6 +27,7 @@ from tap_example.definition import Definition, ErrorHandler, Resource
 from tap_example.errors import APIError, mask_url
 from tap_example.jsonpaths import MISSING, compile_path
 from tap_example.pagination import DefinitionPaginator, build_paginator, response_document
+from tap_example.progress import StreamProgress
 
 if TYPE_CHECKING:
     from backoff.types import Details
@@ -184,6 +185,28 @@ class DefinitionStream(RESTStream[Any]):
             )
         template.apply(request, page.next_page_token)
         return request
+
+    # -- progress ---------------------------------------------------------------------
+    @property
+    def progress(self) -> StreamProgress:
+        progress = self.__dict__.get("_progress")
+        if progress is None:
+            progress = self.__dict__["_progress"] = StreamProgress(self.name, self.logger)
+        return progress  # type: ignore[no-any-return]
+
+    def calculate_sync_cost(
+        self, request: requests.PreparedRequest, response: requests.Response, context: Context | None
+    ) -> dict[str, int]:
+        """Count requests and records per page (the SDK sums these into the stream's sync costs)."""
+        data = self._select(response_document(response)) if response.content else None
+        records = len(data) if isinstance(data, list) else int(isinstance(data, dict))
+        self.progress.on_page(records)
+        return {"requests": 1, "records_read": records}
+
+    def log_sync_costs(self) -> None:
+        """At the end of the run: one summary line per stream that made requests."""
+        if self.progress.requests:
+            self.logger.info("%s", self.progress.summary())
 
     # -- responses --------------------------------------------------------------------
     def validate_response(self, response: requests.Response) -> None:
@@ -387,6 +410,7 @@ class DefinitionStream(RESTStream[Any]):
             self._retry_policy.max_retries,
             details.get("wait", 0.0),
         )
+        self.progress.on_retry()
         self._tap.retries += 1  # type: ignore[attr-defined]
 
     def request_decorator(self, func: RequestFunc) -> RequestFunc:
