@@ -34,47 +34,17 @@ case " $APIS " in
   *) echo "error: TAP_EXAMPLE_API='$TAP_EXAMPLE_API' is not one of: $APIS" >&2; exit 2 ;;
 esac
 
-VENV="$ROOT/.venv"
+# shellcheck source=scripts/venv.sh
+source "$ROOT/scripts/venv.sh"
 DB="$ROOT/output/warehouse.duckdb"
-MELTANO_SPEC='meltano>=4.0,<5'
 
 # Meltano: no usage tracking, no "newer version" check.
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS=false
 export MELTANO_CLI_DISABLE_VERSION_CHECK=true
 
-step() { printf '\n==> %s\n' "$*"; }
-
-python_ok() {  # is "$1" a Python the project supports (3.10 <= version < 3.14)?
-  "$1" -c 'import sys; sys.exit(not ((3, 10) <= sys.version_info[:2] < (3, 14)))' 2>/dev/null
-}
-
-find_python() {
-  local candidate
-  for candidate in ${PYTHON:-} python3 python3.13 python3.12 python3.11 python3.10 python; do
-    if command -v "$candidate" >/dev/null 2>&1 && python_ok "$candidate"; then
-      command -v "$candidate"
-      return 0
-    fi
-  done
-  return 1
-}
-
 step "project: $ROOT    API: $TAP_EXAMPLE_API"
 
-if [ -x "$VENV/bin/python" ] && python_ok "$VENV/bin/python"; then
-  step "using existing virtualenv $VENV ($("$VENV/bin/python" --version))"
-else
-  if [ -e "$VENV" ]; then
-    echo "error: $VENV exists but has no usable Python 3.10-3.13; remove it and rerun" >&2
-    exit 1
-  fi
-  if ! PY="$(find_python)"; then
-    echo "error: no Python 3.10-3.13 found (set PYTHON=/path/to/python3.x)" >&2
-    exit 1
-  fi
-  step "creating virtualenv $VENV with $PY ($("$PY" --version))"
-  "$PY" -m venv "$VENV"
-fi
+ensure_venv
 
 step "installing the project (pip install -e '.[dev]') and $MELTANO_SPEC into .venv"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]' "$MELTANO_SPEC"

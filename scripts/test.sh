@@ -13,7 +13,7 @@ source "$ROOT/scripts/venv.sh"
 
 ensure_venv
 step "installing the project with its dev extra, Meltano and the DuckDB loader fix into .venv"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]' "$MELTANO_SPEC"
+"$VENV/bin/python" -m pip install --quiet -e '.[dev]' "$MELTANO_SPEC" -e ./plugins/target-duckdb-lossless
 
 step "ruff check"
 "$VENV/bin/ruff" check tap_example tests benchmarks scripts plugins

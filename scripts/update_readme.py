@@ -34,7 +34,9 @@ def streams_table() -> str:
                 if incremental.start_param:
                     replication += f" (server filter `{incremental.start_param}`)"
                 if incremental.row_order:
-                    replication += f", {'newest' if incremental.row_order == 'desc' else 'oldest'} first"
+                    replication += (
+                        f", {'newest' if incremental.row_order == 'desc' else 'oldest'} first"
+                    )
             parent = ""
             if resource.bindings:
                 binding = resource.bindings[0]
@@ -48,7 +50,14 @@ def streams_table() -> str:
 
 def settings_reference() -> str:
     about = subprocess.run(
-        [sys.executable, "-c", "from tap_example.tap import TapExample; TapExample.cli()", "--about", "--format", "markdown"],
+        [
+            sys.executable,
+            "-c",
+            "from tap_example.tap import TapExample; TapExample.cli()",
+            "--about",
+            "--format",
+            "markdown",
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -16,7 +16,9 @@ PROGRESS_INTERVAL = 5.0
 class StreamProgress:
     """Counts pages, records and retries of one stream; thread-safe for concurrent children."""
 
-    def __init__(self, stream_name: str, logger: logging.Logger, interval: float = PROGRESS_INTERVAL) -> None:
+    def __init__(
+        self, stream_name: str, logger: logging.Logger, interval: float = PROGRESS_INTERVAL
+    ) -> None:
         self.stream_name = stream_name
         self.logger = logger
         self.interval = interval

@@ -131,7 +131,7 @@ class TapExample(Tap):
         ),
         th.Property(
             "backoff_factor",
-            th.NumberType,
+            th.CustomType({"type": ["number", "string"]}),  # env vars arrive as strings
             title="Backoff factor",
             description="Overrides the definition's backoff: waits are backoff_factor * 2**n seconds.",
         ),
@@ -275,30 +275,42 @@ def _setting_error(message: str) -> str:
 
 
 def _check_settings(settings: dict[str, Any]) -> None:
+    """Check the settings the SDK's schema cannot, normalising numbers given as strings."""
     if not settings.get("api") and not settings.get("api_file"):
         raise ConfigError("set 'api' (one of: " + ", ".join(BUILTIN_APIS) + ") or 'api_file'")
     if settings.get("api") and settings.get("api_file"):
         raise ConfigError("set only one of 'api' and 'api_file'")
     for name in ("page_size", "max_concurrency", "request_timeout"):
-        value = settings.get(name)
-        if value is not None and (
-            not isinstance(value, int) or isinstance(value, bool) or value < 1
-        ):
-            raise ConfigError(f"setting '{name}': must be a positive integer, not {value!r}")
-    for name in ("max_retries",):
-        value = settings.get(name)
-        if value is not None and (not isinstance(value, int) or value < 0):
-            raise ConfigError(f"setting '{name}': must be a non-negative integer, not {value!r}")
-    factor = settings.get("backoff_factor")
-    if factor is not None and (not isinstance(factor, (int, float)) or factor < 0):
-        raise ConfigError(
-            f"setting 'backoff_factor': must be a non-negative number, not {factor!r}"
-        )
+        _number(settings, name, int, minimum=1, wording="a positive integer")
+    _number(settings, "max_retries", int, minimum=0, wording="a non-negative integer")
+    _number(settings, "backoff_factor", float, minimum=0, wording="a non-negative number")
     start = settings.get("start_date")
     if start is not None and parse_timestamp(start) is None:
         raise ConfigError(
             f"setting 'start_date': {start!r} is not an RFC 3339 date-time such as 2024-01-01T00:00:00Z"
         )
+
+
+def _number(
+    settings: dict[str, Any],
+    name: str,
+    kind: type[int] | type[float],
+    *,
+    minimum: float,
+    wording: str,
+) -> None:
+    value = settings.get(name)
+    if value is None:
+        return
+    try:
+        if isinstance(value, bool) or (kind is int and isinstance(value, float)):
+            raise ValueError
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting '{name}': must be {wording}, not {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"setting '{name}': must be {wording}, not {value!r}")
+    settings[name] = number
 
 
 def _parents_first(resources: Sequence[Resource]) -> list[Resource]:
