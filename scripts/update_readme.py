@@ -46,7 +46,7 @@ def meltano_kind(name: str, spec: dict) -> str:
 def plugin_definition() -> str:
     """``tap-example.yml``: add it to any Meltano project with
     ``meltano add extractor tap-example --from-ref tap-example.yml``."""
-    from tap_example.tap import TapExample  # noqa: PLC0415
+    from tap_example.tap import TapExample
 
     settings = []
     for name, spec in TapExample.config_jsonschema["properties"].items():
