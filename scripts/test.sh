@@ -16,9 +16,9 @@ step "installing the project with its dev extra, Meltano and the DuckDB loader f
 "$VENV/bin/python" -m pip install --quiet -e '.[dev]' "$MELTANO_SPEC" -e ./plugins/target-duckdb-lossless
 
 step "ruff check"
-"$VENV/bin/ruff" check tap_example tests benchmarks scripts plugins
+"$VENV/bin/ruff" check .
 step "ruff format --check"
-"$VENV/bin/ruff" format --check tap_example tests benchmarks scripts plugins
+"$VENV/bin/ruff" format --check .
 step "mypy tap_example"
 "$VENV/bin/mypy" tap_example
 

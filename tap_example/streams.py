@@ -119,7 +119,8 @@ class DefinitionStream(RESTStream[Any]):
 
     @property
     def authenticator(self) -> Any:
-        return self._tap.authenticator  # type: ignore[attr-defined]
+        auth = self._tap.authenticator  # type: ignore[attr-defined]
+        return auth if auth is not None else _no_auth  # a definition without ``auth``
 
     @property
     def timeout(self) -> int:
@@ -195,7 +196,10 @@ class DefinitionStream(RESTStream[Any]):
         return progress  # type: ignore[no-any-return]
 
     def calculate_sync_cost(
-        self, request: requests.PreparedRequest, response: requests.Response, context: Context | None
+        self,
+        request: requests.PreparedRequest,
+        response: requests.Response,
+        context: Context | None,
     ) -> dict[str, int]:
         """Count requests and records per page (the SDK sums these into the stream's sync costs)."""
         data = self._select(response_document(response)) if response.content else None
@@ -468,6 +472,10 @@ class DefinitionStream(RESTStream[Any]):
                 raise APIError(msg) from None
 
         return call
+
+
+def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    return request
 
 
 def _bearer(request: requests.PreparedRequest | None) -> str | None:
