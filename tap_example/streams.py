@@ -23,7 +23,7 @@ from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_example.auth import OAuth2Authenticator, server_message
-from tap_example.definition import Definition, ErrorHandler, Resource
+from tap_example.definition import Definition, ErrorHandler, Incremental, Resource
 from tap_example.errors import APIError, mask_url
 from tap_example.jsonpaths import MISSING, compile_path
 from tap_example.pagination import DefinitionPaginator, build_paginator, response_document
@@ -57,7 +57,7 @@ def parse_timestamp(value: Any) -> datetime | None:
         text = text[:-1] + "+00:00"
     if "." in text:  # Python 3.10 only parses 3 or 6 fractional digits
         head, _, tail = text.partition(".")
-        digits = "".join(ch for ch in tail if ch.isdigit())
+        digits = tail[: len(tail) - len(tail.lstrip("0123456789"))]
         zone = tail[len(digits) :]
         text = f"{head}.{(digits + '000000')[:6]}{zone}"
     try:
@@ -76,6 +76,18 @@ def to_utc_string(value: Any) -> Any:
         return value
     text = parsed.astimezone(timezone.utc).isoformat()
     return text.replace("+00:00", "Z")
+
+
+def bookmark_string(value: Any) -> Any:
+    """A timestamp as fixed-width UTC (``2024-05-01T12:34:56.000000Z``); other values unchanged.
+
+    The SDK keeps the larger bookmark by comparing strings, and ``...56Z`` sorts after
+    ``...56.5Z``: with one width for every instant, string order is time order.
+    """
+    parsed = parse_timestamp(value)
+    if parsed is None:
+        return value
+    return parsed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def retry_after_seconds(response: requests.Response | None) -> float | None:
@@ -164,11 +176,11 @@ class DefinitionStream(RESTStream[Any]):
         for binding in self.resource.bindings:
             if not binding.in_path:
                 params[binding.placeholder] = (context or {}).get(binding.placeholder)
-        incremental = self.resource.incremental
-        if incremental and incremental.start_param:
+        incremental = self.incremental
+        if incremental and incremental.start_param and not self._lists_every_parent:
             start = self._starting_value(context)
             if start is not None:
-                params[incremental.start_param] = start
+                params[incremental.start_param] = to_utc_string(start)
         return params
 
     def prepare_request_payload(self, context: Context | None, next_page_token: Any) -> Any:
@@ -258,18 +270,19 @@ class DefinitionStream(RESTStream[Any]):
             msg = f"stream '{self.name}': data_selector at {mask_url(response.url)} found a {type(data).__name__}, not records"
             raise APIError(msg)
         stop_below = self._desc_stop_value
-        newest_on_page: datetime | None = None
+        oldest_on_page: datetime | None = None
         for record in data:
             if not isinstance(record, dict):
                 msg = f"stream '{self.name}': a record at {mask_url(response.url)} is a {type(record).__name__}, not an object"
                 raise APIError(msg)
             if stop_below is not None:
                 stamp = parse_timestamp(record.get(self.replication_key or ""))
-                if stamp is not None and (newest_on_page is None or stamp > newest_on_page):
-                    newest_on_page = stamp
+                if stamp is not None and (oldest_on_page is None or stamp < oldest_on_page):
+                    oldest_on_page = stamp
             yield record
-        if stop_below is not None and newest_on_page is not None and newest_on_page < stop_below:
-            # Newest-first API: everything after this page is older than the bookmark.
+        if stop_below is not None and oldest_on_page is not None and oldest_on_page < stop_below:
+            # Newest-first API: every later page is older than this page's oldest record,
+            # which is already older than the bookmark.
             self._active_paginator._finished = True
 
     def _select(self, document: Any) -> Any:
@@ -312,6 +325,7 @@ class DefinitionStream(RESTStream[Any]):
             if bookmark is not None:
                 stamp = parse_timestamp(row.get(key))
                 if stamp is not None and stamp < bookmark:
+                    self._sync_per_parent_children(row, context)
                     return None
         return row
 
@@ -346,25 +360,76 @@ class DefinitionStream(RESTStream[Any]):
         return child_context
 
     # -- incremental ------------------------------------------------------------------
+    @property
+    def incremental(self) -> Incremental | None:
+        """The resource's incremental spec, when this stream is incremental (not ``replace``)."""
+        return self.resource.incremental if self.replication_key else None
+
     def _starting_value(self, context: Context | None) -> Any:
         value = self.get_starting_replication_key_value(context)
-        if value is None and self.resource.incremental:
-            value = self.resource.incremental.initial_value
+        if value is None and self.incremental:
+            value = self.incremental.initial_value
         return value
 
     def _client_filter_value(self, context: Context | None) -> datetime | None:
+        """The bookmark (or start) of the context's state partition, parsed once per partition."""
         cache = self.__dict__.setdefault("_filter_cache", {})
-        key = tuple(sorted(context.items())) if context else ()
+        partition = self.state_manager.get_state_partition_context(context) or {}
+        key = json.dumps(partition, sort_keys=True, default=str)
         if key not in cache:
             cache[key] = parse_timestamp(self._starting_value(context))
         return cache[key]  # type: ignore[no-any-return]
 
     @property
     def _desc_stop_value(self) -> datetime | None:
-        incremental = self.resource.incremental
-        if not incremental or incremental.row_order != "desc":
+        incremental = self.incremental
+        if not incremental or incremental.row_order != "desc" or self._lists_every_parent:
             return None
         return self._client_filter_value(self.context)
+
+    @property
+    def _per_parent_children(self) -> list[DefinitionStream]:
+        """Selected children that keep one bookmark per parent record."""
+        return [
+            child
+            for child in self.child_streams
+            if isinstance(child, DefinitionStream)
+            and child.state_partitioning_keys
+            and (child.selected or child.has_selected_descendents)
+        ]
+
+    @property
+    def _lists_every_parent(self) -> bool:
+        """Children with per-parent bookmarks need every parent each run, not only new ones:
+        no server filter and no early stop here; the client filter still decides what is emitted."""
+        return bool(self._per_parent_children)
+
+    def _sync_per_parent_children(self, record: dict[str, Any], context: Context | None) -> None:
+        """A parent record older than the bookmark is not emitted again, but its children with
+        per-parent bookmarks may have news (their own bookmarks decide what is new)."""
+        children = self._per_parent_children
+        if not children:
+            return
+        for child_context in self.generate_child_contexts(record=record, context=context):
+            for child in children:
+                child.sync(context=dict(child_context or {}))
+
+    def _increment_stream_state(
+        self, latest_record: dict[str, Any], *, context: Context | None = None
+    ) -> None:
+        """Bookmarks go into state as :func:`bookmark_string` so the SDK's string max is right."""
+        key = self.replication_key
+        if key and latest_record.get(key) is not None:
+            state = self.get_context_state(context)  # a bookmark from an older state file
+            if state.get("replication_key_value") is not None:
+                state["replication_key_value"] = bookmark_string(state["replication_key_value"])
+            latest_record = {**latest_record, key: bookmark_string(latest_record[key])}
+        super()._increment_stream_state(latest_record, context=context)
+
+    def get_replication_key_signpost(self, context: Context | None = None) -> Any:
+        """The SDK's cap on bookmarks (the sync's start), in the same form as the bookmarks."""
+        signpost = super().get_replication_key_signpost(context)
+        return bookmark_string(signpost) if signpost is not None else None
 
     # -- retries ----------------------------------------------------------------------
     @property
@@ -503,7 +568,9 @@ def make_stream_class(
         "primary_keys": list(resource.primary_key)
         if resource.write_disposition != "append"
         else [],
-        "replication_key": incremental.cursor_path if incremental else None,
+        "replication_key": incremental.cursor_path
+        if incremental and resource.write_disposition != "replace"
+        else None,
         "is_sorted": bool(incremental and incremental.row_order == "asc"),
         "selected_by_default": resource.selected,
         "parent_stream_type": parent_class,
