@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 from singer_sdk.authenticators import APIAuthenticatorBase, OAuthAuthenticator
@@ -57,12 +57,26 @@ class HostBoundAuthenticator(APIAuthenticatorBase):
 
     def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         if request.url and host_of(request.url) not in self.allowed_origins:
-            request.headers.pop("Authorization", None)
+            # Another host (say a next link elsewhere) gets no credentials, not even an API
+            # key the server echoed into the link's query string.
+            for name in ("Authorization", *self.auth_headers):
+                request.headers.pop(name, None)
+            request.url = _without_params(request.url, self.auth_params)
             return request
         return self._authenticate(request)
 
     def _authenticate(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         return super().authenticate_request(request)
+
+
+def _without_params(url: str, names: Mapping[str, Any]) -> str:
+    """``url`` without the query parameters called ``names``."""
+    parts = urlsplit(url)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(name, value) for name, value in pairs if name not in names]
+    if len(kept) == len(pairs):
+        return url
+    return urlunsplit(parts._replace(query=urlencode(kept)))
 
 
 class BearerAuthenticator(HostBoundAuthenticator):

@@ -433,9 +433,12 @@ def _build_resource(
             )
             raise DefinitionError(msg)
     if len({b.resource for b in bindings}) > 1:
-        raise DefinitionError(
-            f"{origin}: {ep}.params: all 'resolve' params must name the same parent resource"
+        msg = (
+            f"{origin}: {ep}.params: all 'resolve' params must name the same parent resource "
+            "(a grandchild resolves a grandparent's value from its parent, whose records "
+            "carry it under the placeholder's name)"
         )
+        raise DefinitionError(msg)
 
     paginator_raw = endpoint.get("paginator", client_paginator)
     paginator = _build_paginator_spec(paginator_raw, f"{ep}.paginator", origin)

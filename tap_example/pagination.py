@@ -8,11 +8,12 @@ Paginators are chosen by the definition's ``type`` from :data:`PAGINATORS`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, NoReturn
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -150,6 +151,10 @@ class DefinitionPaginator(BaseAPIPaginator[Any]):
             else None
         )
         self.body_paging = False  # page size and token travel in the JSON body (POST search)
+        #: Pages one partition may take (the ``max_pages_per_partition`` setting); None: no limit.
+        self.max_pages: int | None = None
+        self._seen_tokens: set[str] = set()
+        self._seen_pages: set[bytes] = set()
 
     # Request side --------------------------------------------------------------------
     def apply(self, request: HTTPRequest, token: Any) -> None:
@@ -172,18 +177,41 @@ class DefinitionPaginator(BaseAPIPaginator[Any]):
         return not self.stop_condition.is_met(response_document(response))
 
     def advance(self, response: requests.Response) -> None:
-        """Advance, turning the SDK's loop detection into a clear :class:`PaginationError`."""
+        """Advance; paging that does not (a repeated or cycling token, too many pages) is a
+        :class:`PaginationError` before the next request is sent."""
         try:
             super().advance(response)
-        except RuntimeError as exc:
-            msg = (
-                f"paging does not advance at {mask_url(response.url)}: the server sent the "
-                f"same {self.type_name} token twice in a row ({exc})"
-            )
-            raise PaginationError(msg) from None
+        except RuntimeError:  # the SDK's check: the same token twice in a row
+            self._stuck(response, f"the same {self.type_name} token twice in a row")
         maximum = self.spec.get("maximum_page")
         if maximum is not None and not self.finished and self.count >= int(maximum):
             self._finished = True
+        if self.finished:
+            return
+        token = json.dumps(self.current_value, sort_keys=True, default=str)
+        if token in self._seen_tokens:
+            self._stuck(response, f"a {self.type_name} token it had sent before (a cycle)")
+        self._seen_tokens.add(token)
+        if self.max_pages is not None and self.count >= self.max_pages:
+            msg = (
+                f"paging ran past {self.max_pages} pages at {mask_url(response.url)}; if the API "
+                "really has more, raise the setting max_pages_per_partition"
+            )
+            raise PaginationError(msg)
+
+    def check_page_is_new(self, response: requests.Response, records: list[Any]) -> None:
+        """The records of a page already served in this partition mean paging is stuck
+        (say, a page number the server ignores): stop before emitting them twice."""
+        if not records:
+            return
+        digest = hashlib.sha256(json.dumps(records, sort_keys=True, default=str).encode())
+        if digest.digest() in self._seen_pages:
+            self._stuck(response, "a page of records it had already sent")
+        self._seen_pages.add(digest.digest())
+
+    def _stuck(self, response: requests.Response, what: str) -> NoReturn:
+        msg = f"paging does not advance at {mask_url(response.url)}: the server sent {what}"
+        raise PaginationError(msg)
 
 
 class SinglePagePaginator(DefinitionPaginator):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from tap_example.errors import MASK
 
@@ -16,13 +17,15 @@ _lock = threading.Lock()
 _secrets: set[str] = set()
 _installed = False
 _MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
+_FORMATTER = logging.Formatter()
 
 
 def register_secret(value: Any) -> None:
-    """Remember ``value`` so it never appears in a log line."""
+    """Remember ``value`` (and its URL-encoded forms, as in a logged URL) so it never appears
+    in a log line."""
     if isinstance(value, str) and len(value) >= _MIN_SECRET_LENGTH:
         with _lock:
-            _secrets.add(value)
+            _secrets.update({value, quote(value, safe=""), quote_plus(value)})
     _install()
 
 
@@ -50,6 +53,13 @@ def _install() -> None:
                 cleaned = redact(message)
                 if cleaned != message:
                     record.msg, record.args = cleaned, None
+                if record.exc_info and not record.exc_text:
+                    # A traceback quoting a secret: handlers get only the redacted text.
+                    trace = _FORMATTER.formatException(record.exc_info)
+                    if redact(trace) != trace:
+                        record.exc_text, record.exc_info = redact(trace), None
+                if record.stack_info:
+                    record.stack_info = redact(record.stack_info)
             return record
 
         logging.setLogRecordFactory(factory)

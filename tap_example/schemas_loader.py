@@ -9,10 +9,15 @@ from tap_example.definition import Definition, Resource
 from tap_example.errors import DefinitionError
 
 
-def load_stream_schema(resource: Resource, definition: Definition) -> dict[str, Any]:
-    """Read the schema file named for ``resource``; a missing one is a definition error."""
+def load_stream_schema(resource: Resource, definition: Definition) -> dict[str, Any] | None:
+    """Read the schema file named for ``resource``; a missing one is a definition error.
+
+    ``None`` for a user resource without ``schema``: discovery infers one (``inference.py``).
+    """
     path = resource.schema_file
-    if path is None or not path.is_file():
+    if path is None:
+        return None
+    if not path.is_file():
         msg = f"{definition.origin}: resource '{resource.name}': no schema file (expected {path})"
         raise DefinitionError(msg)
     try:

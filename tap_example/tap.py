@@ -20,11 +20,15 @@ from tap_example import __version__
 from tap_example.auth import build_authenticator
 from tap_example.definition import BUILTIN_APIS, Definition, Resource, load_definition
 from tap_example.errors import ConfigError, DefinitionError, TapExampleError
-from tap_example.redact import register_secret
+from tap_example.inference import SchemaSampler
+from tap_example.redact import redact, register_secret
 from tap_example.schemas_loader import load_stream_schema
+from tap_example.sdk_fastpath import FastSingerWriter
 from tap_example.streams import DefinitionStream, make_stream_class, parse_timestamp
 
 SECRET_SETTINGS = ("client_secret", "refresh_token", "api_key")
+#: Pages one partition may take before paging counts as runaway (``max_pages_per_partition``).
+DEFAULT_MAX_PAGES = 100_000
 SANDBOX_SETTINGS = (
     "base_url",
     "token_url",
@@ -47,12 +51,12 @@ class OneLineErrorCommand(SingerCommand):
         except Exception as exc:  # a bug, not bad input: keep the details for --log-level=debug
             logging.getLogger("tap-example").debug("unexpected error", exc_info=True)
             _fail(
-                f"unexpected {type(exc).__name__}: {exc} (please report it; set TAP_EXAMPLE_LOG_LEVEL=debug for details)"
+                f"unexpected {type(exc).__name__}: {exc} (please report it; set TAP_EXAMPLE_LOGLEVEL=debug for details)"
             )
 
 
 def _fail(message: str) -> NoReturn:
-    click.echo(f"tap-example: error: {message}", err=True)
+    click.echo(f"tap-example: error: {redact(message)}", err=True)
     sys.exit(1)
 
 
@@ -60,6 +64,7 @@ class TapExample(Tap):
     """A Singer tap for any REST API described by a definition (built-in or the user's file)."""
 
     name = "tap-example"
+    message_writer_class = FastSingerWriter  # msgspec encoding, no flush per record
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -149,6 +154,14 @@ class TapExample(Tap):
             description="Overrides the definition's page size where the API takes one.",
         ),
         th.Property(
+            "max_pages_per_partition",
+            th.IntegerType,
+            default=DEFAULT_MAX_PAGES,
+            title="Max pages per partition",
+            description="Guard against runaway paging: a stream (or one parent's child requests) "
+            "that needs more pages than this ends with an error.",
+        ),
+        th.Property(
             "max_concurrency",
             th.IntegerType,
             default=8,
@@ -227,6 +240,10 @@ class TapExample(Tap):
         return int(value) if value is not None else None
 
     @property
+    def max_pages(self) -> int:
+        return int(self.settings.get("max_pages_per_partition") or DEFAULT_MAX_PAGES)
+
+    @property
     def default_user_agent(self) -> str:
         return f"tap-example/{__version__}"
 
@@ -249,8 +266,11 @@ class TapExample(Tap):
     def discover_streams(self) -> Sequence[Stream]:
         classes: dict[str, type[DefinitionStream]] = {}
         schemas: dict[str, dict[str, Any]] = {}
+        sampler = SchemaSampler(self, self.definition)
         for resource in _parents_first(self.definition.resources):
             schema = load_stream_schema(resource, self.definition)
+            if schema is None:  # a user resource without a schema file: infer from a sample
+                schema = sampler.infer(resource, classes.get(resource.parent or ""))
             if resource.parent:
                 schema = _with_binding_fields(schema, resource, schemas[resource.parent])
             schemas[resource.name] = schema
@@ -280,7 +300,7 @@ def _check_settings(settings: dict[str, Any]) -> None:
         raise ConfigError("set 'api' (one of: " + ", ".join(BUILTIN_APIS) + ") or 'api_file'")
     if settings.get("api") and settings.get("api_file"):
         raise ConfigError("set only one of 'api' and 'api_file'")
-    for name in ("page_size", "max_concurrency", "request_timeout"):
+    for name in ("page_size", "max_concurrency", "request_timeout", "max_pages_per_partition"):
         _number(settings, name, int, minimum=1, wording="a positive integer")
     _number(settings, "max_retries", int, minimum=0, wording="a non-negative integer")
     _number(settings, "backoff_factor", float, minimum=0, wording="a non-negative number")

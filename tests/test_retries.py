@@ -32,8 +32,8 @@ def test_retry_after_seconds_and_dates() -> None:
 
 
 def test_wait_generator_is_exponential_unless_retry_after(sandbox) -> None:
-    from tests.conftest import FAST
     from tap_example.tap import TapExample
+    from tests.conftest import FAST
 
     tap = TapExample(config={**sandbox.tap_config(), **FAST, "backoff_factor": 2})
     stream = tap.streams["customers"]

@@ -79,6 +79,7 @@ class TokenAuthority:
         self._serial = itertools.count(1)
         self._lock = threading.Lock()
         self.tokens_issued = 0
+        self.issued: list[str] = []  # every access and refresh token handed out, for leak tests
 
     @property
     def refresh_token(self) -> str | None:
@@ -153,7 +154,9 @@ class TokenAuthority:
             return True
 
     def _new_secret(self, purpose: str) -> str:
-        return f"{self._api}-{purpose}-{next(self._serial)}-{secrets.token_urlsafe(12)}"
+        secret = f"{self._api}-{purpose}-{next(self._serial)}-{secrets.token_urlsafe(12)}"
+        self.issued.append(secret)
+        return secret
 
 
 def _bearer(request: Request) -> str | None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import NoReturn
 
-from .apis import API_NAMES
+from .apis import API_NAMES, EXTRA_API_NAMES
 from .server import SandboxServer
 
 
@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="tap-example-sandbox",
         description="Serve a deterministic fake of one tap-example API on localhost.",
     )
-    parser.add_argument("--api", required=True, choices=API_NAMES)
+    parser.add_argument("--api", required=True, choices=API_NAMES + EXTRA_API_NAMES)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--seed", type=int, default=0)

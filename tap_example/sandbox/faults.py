@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import collections
+import json
 import random
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.utils import formatdate
+from typing import Any
 
 from .wire import Delivery, Response
 
 _STATUS_FAULTS = {"429", "500", "502", "503", "504", "401", "403"}
 _OTHER_FAULTS = {"429-date", "reset", "truncated", "nonjson"}
+# Answers that are well-formed HTTP but wrong in content, and "pass" (serve this request
+# normally), which lets a test place a fault after N good requests: inject(*["pass"] * N, 500).
+_CONTENT_FAULTS = {"error-200", "empty-200", "bad-record", "pass"}
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,17 @@ class Fault:
         if self.kind in ("reset", "truncated"):
             return self.kind  # type: ignore[return-value]
         return "normal"
+
+    def mangle(self, response: Response) -> Response:
+        """The normal answer, changed in content for faults that do that (bad-record)."""
+        if self.kind != "bad-record" or response.status != 200:
+            return response
+        document = json.loads(response.body)
+        records = _first_record_list(document)
+        if records is None:
+            return response
+        records[0] = "not-a-record"
+        return replace(response, body=json.dumps(document).encode())
 
     def response(self) -> Response | None:
         """The answer that replaces the normal one; None when the normal answer still goes out."""
@@ -47,9 +63,31 @@ class Fault:
             return Response.error(401, "access token expired", error="invalid_token")
         if self.kind == "403":
             return Response.error(403, "forbidden")
+        if self.kind == "error-200":
+            body = {"error": "internal", "message": "upstream store unavailable"}
+            return Response.json(200, body)
+        if self.kind == "empty-200":
+            return Response.json(200, {})
         if self.kind in ("500", "502", "504"):
             return Response.error(int(self.kind), f"injected server error {self.kind}")
         return None
+
+
+def _first_record_list(node: Any) -> list[Any] | None:
+    """The first non-empty list of objects in a JSON document, depth first."""
+    if isinstance(node, list):
+        if node and isinstance(node[0], dict):
+            return node
+        children: list[Any] = node
+    elif isinstance(node, dict):
+        children = list(node.values())
+    else:
+        return None
+    for child in children:
+        found = _first_record_list(child)
+        if found is not None:
+            return found
+    return None
 
 
 def parse_fault(spec: str | int) -> Fault:
@@ -63,11 +101,11 @@ def parse_fault(spec: str | int) -> Fault:
             return Fault("slow", float(argument or 1))
     except ValueError:
         raise ValueError(f"bad fault argument in {spec!r}") from None
-    if not argument and (text in _STATUS_FAULTS or text in _OTHER_FAULTS):
+    if not argument and (text in _STATUS_FAULTS | _OTHER_FAULTS | _CONTENT_FAULTS):
         return Fault(text)
     raise ValueError(
         f"unknown fault {spec!r}; expected one of 429, 429:N, 429-date, 500, 502, 503, 504, "
-        "401, 403, reset, truncated, nonjson, slow:SECONDS"
+        "401, 403, reset, truncated, nonjson, slow:SECONDS, error-200, empty-200, bad-record, pass"
     )
 
 

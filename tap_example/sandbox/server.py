@@ -10,11 +10,14 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
-from .apis import API_NAMES, FAKE_APIS
-from .apis.base import Record, Route
-from .auth import TokenAuthority
+from .apis import API_NAMES, EXTRA_API_NAMES, FAKE_APIS
+from .apis.base import FakeApi, Record, Route
+from .auth import TokenAuthority, demo_credentials
 from .faults import FaultPlan
 from .wire import ApiError, Request, Response, SandboxHTTPServer
+
+#: Values of ``SandboxServer(broken_paging=...)``.
+BROKEN_PAGING = frozenset({None, "repeat", "cycle"})
 
 
 class _Stats:
@@ -57,7 +60,8 @@ class SandboxServer:
     """A deterministic local fake of one of the five APIs in the wire contract.
 
     Data is generated once from `seed` and `sizes`; `mutate()` changes it the way a live API
-    would between syncs; `inject()` and `fault_rate` make requests fail on purpose.
+    would between syncs; `inject()` and `fault_rate` make requests fail on purpose;
+    `broken_paging` and `link_origin` make paging misbehave (see `_misbehave`).
     """
 
     def __init__(
@@ -76,11 +80,17 @@ class SandboxServer:
         fault_rate: float = 0.0,
         fault_kinds: tuple[str, ...] = ("429", "500", "502", "503", "504"),
         default_page_size: int | None = None,
+        broken_paging: str | None = None,
+        link_origin: str | None = None,
     ) -> None:
         if api not in FAKE_APIS:
-            raise ValueError(f"unknown api {api!r}; expected one of {', '.join(API_NAMES)}")
+            raise ValueError(
+                f"unknown api {api!r}; expected one of {', '.join(API_NAMES + EXTRA_API_NAMES)}"
+            )
         if default_page_size is not None and default_page_size < 1:
             raise ValueError("default_page_size must be >= 1")
+        if broken_paging not in BROKEN_PAGING:
+            raise ValueError("broken_paging must be 'repeat', 'cycle' or None")
         self.api = api
         self._fake = FAKE_APIS[api](seed=seed, sizes=sizes, page_size=default_page_size)
         self._scheme = self._fake.auth
@@ -98,6 +108,11 @@ class SandboxServer:
         self._port = port
         self._latency = latency
         self._child_latency = child_latency
+        self._broken_paging = broken_paging
+        self._link_origin = link_origin
+        self._answered: dict[str, list[Response]] = {}  # broken_paging: first answers
+        self._answer_count: collections.Counter[str] = collections.Counter()
+        self._answered_lock = threading.Lock()
         self._listeners: list[SandboxHTTPServer] = []
         self._threads: list[threading.Thread] = []
 
@@ -107,8 +122,10 @@ class SandboxServer:
         if self._listeners:
             return self
         self._listeners.append(SandboxHTTPServer((self._host, self._port), self._serve_api_host))
-        if self._scheme.separate_token_host:
+        if self._scheme.separate_token_host or self._fake.foreign_host:
             self._listeners.append(SandboxHTTPServer((self._host, 0), self._serve_token_host))
+        if self._fake.foreign_host:
+            self._fake.foreign_origin = self._url_of(1)
         for listener in self._listeners:
             thread = threading.Thread(
                 target=listener.serve_forever,
@@ -163,11 +180,24 @@ class SandboxServer:
         """A static API key accepted as bearer token (billing; commerce as an OAuth alternative)."""
         return self._authority.api_key
 
+    @property
+    def issued_secrets(self) -> list[str]:
+        """Every credential the tap must never print: demo secrets and all tokens issued."""
+        secret_names = ("client_secret", "refresh_token", "api_key")
+        demo = demo_credentials(self.api, self._scheme)
+        static = [self._authority.api_key, *(demo.get(name) for name in secret_names)]
+        return [s for s in static if s] + list(self._authority.issued)
+
     def tap_config(self) -> dict[str, Any]:
         config: dict[str, Any] = {"api": self.api, "base_url": self.base_url}
         if self.token_url is not None:
             config["token_url"] = self.token_url
-        return {**config, **self.credentials}
+        return self._fake.tap_config({**config, **self.credentials})
+
+    @property
+    def fake_api(self) -> FakeApi:
+        """The fake API itself, for API-specific checks (e.g. lab's ``foreign_requests``)."""
+        return self._fake
 
     # -- data --------------------------------------------------------------------------------
 
@@ -199,8 +229,12 @@ class SandboxServer:
         return f"http://{host}:{port}"
 
     def _serve_token_host(self, request: Request) -> Response:
-        if request.path == self._scheme.grant_path:
+        if self._scheme.separate_token_host and request.path == self._scheme.grant_path:
             response = self._authority.grant(request)
+        elif self._fake.foreign_host:
+            response = self._fake.serve_foreign(request)
+            self._stats.count(request, response, token=False)
+            return response
         else:
             response = Response.error(404, f"no such path on the token host: {request.path}")
         self._stats.count(request, response, token=True)
@@ -223,6 +257,8 @@ class SandboxServer:
         if delay:
             time.sleep(delay)
         fault = self._faults.next()
+        if fault is not None and fault.kind == "pass":
+            fault = None
         if fault is not None:
             self._stats.count_fault(fault.kind)
             if fault.kind == "slow":
@@ -232,9 +268,39 @@ class SandboxServer:
                 if fault.kind == "401":
                     self._authority.revoke(request)
                 return forced
-        response = self._authority.authorize(request) or self._answer(request, found)
+        response = self._fake.authorize(request, self._authority) or self._answer(request, found)
+        response = self._misbehave(request, response)
+        if fault is not None:
+            response = fault.mangle(response)
         if fault is not None and fault.delivery != "normal":
             response = replace(response, delivery=fault.delivery)
+        return response
+
+    def _misbehave(self, request: Request, response: Response) -> Response:
+        """Paging that never ends (``broken_paging``) and links to a foreign host (``link_origin``).
+
+        ``repeat``: every later request to an endpoint gets its first answer again (the same
+        records and the same next link or cursor); ``cycle``: answers alternate between the
+        first two (page 1, page 2, page 1, ...), whatever page the client asks for.
+        """
+        if response.status != 200:
+            return response
+        if self._broken_paging is not None:
+            endpoint = f"{request.method} {request.path}"
+            period = 1 if self._broken_paging == "repeat" else 2
+            with self._answered_lock:
+                answers = self._answered.setdefault(endpoint, [])
+                self._answer_count[endpoint] += 1
+                if len(answers) < period:
+                    answers.append(response)
+                response = answers[(self._answer_count[endpoint] - 1) % period]
+        if self._link_origin is not None:
+            own, foreign = request.origin.encode(), self._link_origin.encode()
+            headers = {
+                name: value.replace(request.origin, self._link_origin)
+                for name, value in response.headers.items()
+            }
+            response = replace(response, body=response.body.replace(own, foreign), headers=headers)
         return response
 
     def _match(self, request: Request) -> tuple[Route, dict[str, str]] | Response:

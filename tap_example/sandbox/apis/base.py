@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..auth import AuthScheme
+from ..auth import AuthScheme, TokenAuthority
 from ..fakedata import YEAR_2024, Fake, Window, mutation_window, parse_timestamp
 from ..wire import Request, Response
 
@@ -60,6 +60,10 @@ class FakeApi:
     update_fields: ClassVar[dict[str, str]] = {}  # stream -> timestamp that mutate() bumps
     growing_streams: ClassVar[tuple[str, ...] | None] = None  # None: every factory stream
     single_object_streams: ClassVar[tuple[str, ...]] = ()  # served as one object, never sorted
+    #: Serve some pages from a second listener (another origin); see serve_foreign().
+    foreign_host: ClassVar[bool] = False
+    #: scheme://host:port of that second listener, set by the server once it listens.
+    foreign_origin: str | None = None
 
     def __init__(
         self, *, seed: int = 0, sizes: Mapping[str, int] | None = None, page_size: int | None = None
@@ -108,6 +112,18 @@ class FakeApi:
     ) -> list[Record]:
         """One parent's records of a child stream (0..size of them)."""
         raise NotImplementedError
+
+    def authorize(self, request: Request, authority: TokenAuthority) -> Response | None:
+        """None when the request may proceed, else the 401/403 answer (default: the API's scheme)."""
+        return authority.authorize(request)
+
+    def tap_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        """The tap settings for this API, given the server's usual ones."""
+        return config
+
+    def serve_foreign(self, request: Request) -> Response:
+        """Answer a request to the second listener (only with ``foreign_host``)."""
+        return Response.error(404, f"no such path on this host: {request.path}")
 
     def touched(self, stream: str, record: Record) -> None:
         """React to mutate() bumping a record's update timestamp (e.g. raise its version)."""

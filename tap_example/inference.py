@@ -1,0 +1,256 @@
+"""JSON schemas inferred from a first page, for user resources that name no ``schema`` file.
+
+Discovery asks :class:`SchemaSampler` for the schema of such a resource. It builds the
+resource's stream class with an open schema and makes one request through that class, so the
+sample is fetched with exactly the stream's URL, parameters, headers, body, paginator shaping,
+authenticator and retries. Top-level streams sample their first page; a child samples the first
+page under its parent's sampled records (up to :data:`MAX_PARENTS` of them, until one has
+records; a grandchild reads further into its parent's sample the same way). The sample ignores
+saved bookmarks (``start_date`` and ``initial_value`` still apply) so that it does not depend on
+state. Built-in APIs always have schema files and never reach this module.
+
+Typing rules (:func:`infer_schema`): ``null``/``boolean``/``integer``/``number``/``string``/
+``object``/``array`` from the JSON values seen; integers and floats together make ``number``;
+strings that are all RFC 3339 date-times get ``format: date-time`` (all ``YYYY-MM-DD``: ``date``);
+objects and arrays are inferred recursively. Every property may be null — a first page proves
+what a field *can* hold, not that it is never null — except the primary key and replication
+key fields, which are non-null when every sampled record has them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk.streams.rest import PageContext
+
+from tap_example.errors import DefinitionError, TapExampleError
+from tap_example.streams import DefinitionStream, make_stream_class
+
+if TYPE_CHECKING:
+    from singer_sdk import Tap
+    from singer_sdk.helpers.types import Context
+
+    from tap_example.definition import Definition, Resource
+
+#: Parent records a child's sample may try before giving up on an empty child.
+MAX_PARENTS = 20
+#: The schema a stream class is built with while it fetches its own sample.
+OPEN_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
+
+_DATE_TIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:?\d{2})$"
+)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_JSON_TYPES = ("null", "boolean", "integer", "number", "string", "object", "array")
+
+
+# --------------------------------------------------------------------------- typing
+
+
+def infer_schema(
+    records: Sequence[Mapping[str, Any]], *, required: Iterable[str] = ()
+) -> dict[str, Any]:
+    """An object schema describing ``records``; ``required`` fields are non-null where seen."""
+    schema = _object_schema(records)
+    for name in required:
+        prop = schema["properties"].get(name)
+        if prop is None or not all(r.get(name) is not None for r in records):
+            continue
+        types = [t for t in _types(prop) if t != "null"]
+        if types:
+            prop["type"] = types[0] if len(types) == 1 else types
+    return schema
+
+
+def _object_schema(objects: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    names: dict[str, None] = {}
+    for item in objects:
+        names.update(dict.fromkeys(item))
+    return {
+        "type": "object",
+        "properties": {
+            name: _value_schema([item[name] for item in objects if name in item]) for name in names
+        },
+    }
+
+
+def _value_schema(values: Sequence[Any]) -> dict[str, Any]:
+    """Schema of one field from every value it took; always nullable."""
+    seen = {_json_type(value) for value in values}
+    seen.add("null")
+    if {"integer", "number"} <= seen:
+        seen.discard("integer")
+    types = [t for t in _JSON_TYPES if t in seen]
+    schema: dict[str, Any] = {"type": types[0] if len(types) == 1 else types}
+    if "string" in seen and len(types) == 2:
+        strings = [v for v in values if isinstance(v, str)]
+        if strings and all(_DATE_TIME.match(s) for s in strings):
+            schema["format"] = "date-time"
+        elif strings and all(_DATE.match(s) for s in strings):
+            schema["format"] = "date"
+    if "object" in seen:
+        schema["properties"] = _object_schema([v for v in values if isinstance(v, dict)])[
+            "properties"
+        ]
+    if "array" in seen:
+        items = [item for v in values if isinstance(v, list) for item in v]
+        schema["items"] = _value_schema(items) if items else {}
+    return schema
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    return "string"
+
+
+def _types(prop: Mapping[str, Any]) -> list[str]:
+    kind = prop.get("type", [])
+    return [kind] if isinstance(kind, str) else list(kind)
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+class _SampleStream(DefinitionStream):
+    """A stream fetching a sample: starts at ``start_date`` (or ``initial_value``), never at a
+    saved bookmark, so the sample does not depend on state."""
+
+    def get_starting_replication_key_value(self, context: Context | None) -> Any:
+        return self.settings.get("start_date")
+
+
+Page = tuple["Context | None", list[dict[str, Any]]]
+
+
+class _Pages:
+    """One stream's sample pages (context, records), fetched lazily and kept for re-reading.
+
+    A top-level stream has one page; a child has one per parent context, fetched only as far
+    as someone reads (a grandchild reads further when the first children have no records).
+    """
+
+    def __init__(self, source: Iterator[Page]) -> None:
+        self._source = source
+        self._fetched: list[Page] = []
+
+    def __iter__(self) -> Iterator[Page]:
+        index = 0
+        while True:
+            if index == len(self._fetched):
+                page = next(self._source, None)
+                if page is None:
+                    return
+                self._fetched.append(page)
+            yield self._fetched[index]
+            index += 1
+
+
+class SchemaSampler:
+    """Infers the schemas of one discovery, fetching each sample page at most once."""
+
+    def __init__(self, tap: Tap, definition: Definition) -> None:
+        self.tap = tap
+        self.definition = definition
+        self._pages: dict[str, _Pages] = {}
+
+    def infer(
+        self, resource: Resource, parent_class: type[DefinitionStream] | None
+    ) -> dict[str, Any]:
+        """The inferred schema of ``resource`` (whose parent's final class is ``parent_class``)."""
+        open_class = make_stream_class(self.definition, resource, OPEN_SCHEMA, parent_class)
+        try:
+            records = next((rows for _, rows in self._pages_of(open_class) if rows), [])
+        except TapExampleError as exc:
+            msg = (
+                f"stream '{resource.name}' has no 'schema' file, so discovery infers one from its "
+                f"first page, which failed: {exc}"
+            )
+            raise type(exc)(msg) from None
+        if not records:
+            where = "its first page" if parent_class is None else "the first parents' pages"
+            msg = (
+                f"{self.definition.origin}: resources ({resource.name}): no 'schema' file and "
+                f"{where} had no records to infer one from; give the resource a 'schema' file "
+                "(see docs/definitions.md, 'Schemas')"
+            )
+            raise DefinitionError(msg)
+        required = list(resource.primary_key)
+        if resource.incremental:
+            required.append(resource.incremental.cursor_path)
+        schema = infer_schema(records, required=required)
+        bound = {binding.placeholder for binding in resource.bindings}  # added by discovery
+        for name in required:
+            if name not in schema["properties"] and name not in bound:
+                self.tap.logger.warning(
+                    "stream '%s': key field '%s' is not in the sampled records", resource.name, name
+                )
+                schema["properties"][name] = (
+                    {"type": ["string", "null"], "format": "date-time"}
+                    if resource.incremental and name == resource.incremental.cursor_path
+                    else {}
+                )
+        self.tap.logger.info(
+            "stream '%s': inferred a schema of %d fields from %d sampled records",
+            resource.name,
+            len(schema["properties"]),
+            len(records),
+        )
+        return schema
+
+    def _pages_of(self, stream_class: type[DefinitionStream]) -> _Pages:
+        """The sample pages of ``stream_class``'s resource (shared by its children)."""
+        name = stream_class.resource.name
+        if name not in self._pages:
+            sample_class = type(stream_class.__name__, (_SampleStream, stream_class), {})
+            self._pages[name] = _Pages(self._fetch(sample_class(tap=self.tap)))
+        return self._pages[name]
+
+    def _fetch(self, stream: DefinitionStream) -> Iterator[Page]:
+        for context in islice(self._contexts(stream), MAX_PARENTS):
+            yield context, self._request(stream, context)
+
+    def _contexts(self, stream: DefinitionStream) -> Iterator[Context | None]:
+        """``None`` for a top-level stream; else contexts made from the parent's sample records."""
+        parent_class: type[DefinitionStream] | None = stream.parent_stream_type  # type: ignore[assignment]
+        if parent_class is None:
+            yield None
+            return
+        parent = parent_class(tap=self.tap)
+        parent.child_streams = [stream]
+        for parent_context, records in self._pages_of(parent_class):
+            for record in records:
+                processed = parent.post_process(dict(record), parent_context)
+                if processed is not None:
+                    yield parent.get_child_context(processed, parent_context)
+
+    def _request(self, stream: DefinitionStream, context: Context | None) -> list[dict[str, Any]]:
+        """One request, shaped and sent the way the stream sends its first page."""
+        self.tap.prepare_for_requests()  # type: ignore[attr-defined]
+        stream.get_new_paginator()  # the stream's page state, as at the start of a sync
+        request = stream.get_http_request(
+            page=PageContext(stream_context=context, next_page_token=None)
+        )
+        body_key = "json" if stream.payload_as_json else "data"
+        prepared = stream.build_prepared_request(
+            method=request.method,
+            url=request.url,
+            params=request.encode_params(),
+            headers=request.headers,
+            **{body_key: request.data},
+        )
+        response = stream.request_decorator(stream._request)(prepared, context)
+        return list(stream.parse_response(response))

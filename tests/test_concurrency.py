@@ -1,0 +1,140 @@
+"""Concurrent child partitions: the sequential output, bounded in flight, one slowdown on 429."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import threading
+from contextlib import redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tap_example.concurrency import RateGate, concurrency_of
+from tap_example.sandbox import SandboxServer
+from tap_example.tap import TapExample
+from tests.conftest import FAST
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def sync(config: dict[str, Any], state: dict | None = None) -> tuple[TapExample, list[dict]]:
+    tap = TapExample(config={**FAST, **config}, state=state, validate_config=True)
+    buffer = io.StringIO()
+    with redirect_stdout(buffer):
+        tap.sync_all()
+    return tap, [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
+
+
+def comparable(messages: list[dict]) -> list[dict]:
+    """The messages without the clock readings (extraction time, versions, start signposts)."""
+    return [_without_clock(m) for m in messages]
+
+
+def _without_clock(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: _without_clock(v)
+            for k, v in value.items()
+            if k not in ("time_extracted", "version", "replication_key_signpost")
+        }
+    if isinstance(value, list):
+        return [_without_clock(v) for v in value]
+    return value
+
+
+def assert_well_formed(messages: list[dict]) -> None:
+    schemas: set[str] = set()
+    for message in messages:
+        if message["type"] == "SCHEMA":
+            schemas.add(message["stream"])
+        elif message["type"] == "RECORD":
+            assert message["stream"] in schemas, f"RECORD of {message['stream']} before its SCHEMA"
+
+
+CHILD_CASES = [
+    {"api": "payments", "sizes": {"customers": 40}, "child_latency": 0.005},
+    {"api": "billing", "sizes": {"customers": 30}, "child_latency": 0.005},
+]
+
+
+@pytest.mark.parametrize("sandbox", CHILD_CASES, indirect=True, ids=["payments", "billing"])
+def test_concurrent_children_write_exactly_the_sequential_output(sandbox: SandboxServer) -> None:
+    _tap, sequential = sync({**sandbox.tap_config(), "max_concurrency": 1})
+    tap, concurrent = sync({**sandbox.tap_config(), "max_concurrency": 8})
+    assert comparable(concurrent) == comparable(sequential)  # records, order, STATE: all equal
+    assert_well_formed(concurrent)
+    children = {"payments": "funding_sources", "billing": "customer_addresses"}[sandbox.api]
+    assert any(m["type"] == "RECORD" and m["stream"] == children for m in concurrent)
+    assert concurrency_of(tap).gate.max_seen > 1  # the children really went in parallel
+
+
+def test_requests_in_flight_never_exceed_max_concurrency() -> None:
+    """Counted at the server: the benchmark API tracks how many requests it serves at once."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from server import BenchServer
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    server = BenchServer(records=10, parents=60, child_latency=0.02)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        base_url = f"http://127.0.0.1:{server.server_address[1]}"
+        config = {
+            "api_file": str(BENCHMARKS / "api" / "children.yaml"),
+            "base_url": base_url,
+            "max_concurrency": 4,
+        }
+        _tap, messages = sync(config)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    parents = sum(1 for m in messages if m["type"] == "RECORD" and m["stream"] == "parents")
+    assert parents == 60 and server.counts["children"] == 60
+    assert 2 <= server.max_in_flight <= 4
+
+
+@pytest.mark.parametrize("sandbox", [CHILD_CASES[0]], indirect=True, ids=["payments"])
+def test_429s_under_concurrency_are_retried_once_each(sandbox: SandboxServer) -> None:
+    _tap, clean = sync({**sandbox.tap_config(), "max_concurrency": 1})
+    sandbox.inject(*["pass"] * 3, "429", "429", "429")  # lands on concurrent child requests
+    tap, messages = sync({**sandbox.tap_config(), "max_concurrency": 8, "max_retries": 3})
+    assert comparable(messages) == comparable(clean)
+    assert sandbox.stats["by_status"][429] == 3
+    assert tap.retries == 3  # each 429 cost one retry: concurrency did not multiply them
+
+
+def test_a_429_pauses_every_request_and_restarts_one_at_a_time() -> None:
+    now = [0.0]
+    gate = RateGate(4, clock=lambda: now[0])
+    gate.acquire()
+    gate.acquire()
+    assert gate.in_flight == 2
+    gate.slow_down(10.0)  # one request hit a 429 that asks for 10 s
+    assert gate.limit == 1
+    done = threading.Event()
+
+    def another_request() -> None:
+        gate.acquire()
+        done.set()
+
+    waiter = threading.Thread(target=another_request, daemon=True)
+    waiter.start()
+    gate.release(succeeded=False)
+    gate.release(succeeded=True)
+    assert not done.wait(0.2)  # the clock has not reached the pause's end: still waiting
+    now[0] = 10.5
+    gate.slow_down(0.0)  # wakes the waiters (the pause end stays the later one)
+    assert done.wait(5)
+    waiter.join(5)
+    assert gate.in_flight == 1 and gate.limit == 1  # one at a time after a 429 ...
+    gate.release(succeeded=True)
+    assert gate.limit == 2  # ... then doubling with each success, up to max_concurrency
+    for _ in range(3):
+        gate.acquire()
+        gate.release(succeeded=True)
+    assert gate.limit == 4 and gate.max_seen == 2

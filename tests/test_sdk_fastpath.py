@@ -1,0 +1,182 @@
+"""The compiled record path equals the SDK's own, and the private SDK code it relies on is there.
+
+If an SDK upgrade renames or changes any of it, these tests fail before a sync goes wrong.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import decimal
+import inspect
+import io
+import json
+from contextlib import redirect_stdout
+from typing import Any
+
+import pytest
+from singer_sdk import singerlib as singer
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.helpers import _catalog, _typing, _util
+from singer_sdk.helpers._catalog import pop_deselected_record_properties
+from singer_sdk.helpers._typing import _conform_record_data_types
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.streams import RESTStream, Stream
+
+from tap_example.sdk_fastpath import (
+    FastSingerWriter,
+    compile_conformer,
+    compile_deselector,
+    prepare_first_request,
+)
+from tap_example.tap import TapExample
+from tests.conftest import FAST, shared_sandbox
+
+
+def _parameters(function: Any) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
+def test_the_private_sdk_code_relied_on_is_unchanged() -> None:
+    assert _parameters(Stream._generate_record_messages) == ["self", "record"]
+    assert _parameters(RESTStream._prepare_request) == ["self", "context", "page"]
+    assert _parameters(RESTStream._request) == ["self", "prepared_request", "context"]
+    assert _parameters(_typing._conform_record_data_types) == [
+        "input_object",
+        "schema",
+        "level",
+        "parent",
+    ]
+    assert _parameters(_typing._conform_primitive_property) == ["elem", "property_schema"]
+    assert _parameters(_typing._is_exclusive_boolean_type) == ["property_schema"]
+    assert _parameters(_typing._warn_unmapped_properties) == [
+        "stream_name",
+        "property_names",
+        "logger",
+    ]
+    assert _parameters(_catalog.pop_deselected_record_properties)[:3] == [
+        "record",
+        "schema",
+        "mask",
+    ]
+    assert callable(_util.utc_now)
+    # What the SDK's own record step does, so the override keeps doing the same.
+    source = inspect.getsource(Stream._generate_record_messages)
+    for step in ("pop_deselected_record_properties", "conform_record_data_types", "stream_maps"):
+        assert step in source
+
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "name": {"type": ["string", "null"]},
+        "amount": {"type": ["number", "null"]},
+        "flag": {"type": ["boolean", "null"]},
+        "strict_flag": {"type": "boolean"},
+        "when": {"type": ["string", "null"], "format": "date-time"},
+        "tags": {"type": ["array", "null"], "items": {"type": "string"}},
+        "lines": {
+            "type": ["array", "null"],
+            "items": {"type": "object", "properties": {"sku": {"type": "string"}}},
+        },
+        "address": {
+            "type": ["object", "null"],
+            "properties": {"city": {"type": "string"}, "zip": {"type": "string"}},
+        },
+        "free": {"type": ["object", "null"]},
+    },
+}
+SAMPLES: list[dict[str, Any]] = [
+    {"id": 1, "name": "a", "amount": 1.5, "flag": True, "strict_flag": False},
+    {"id": 2, "name": None, "amount": 3, "flag": None, "strict_flag": True, "tags": ["x"]},
+    {"id": 3, "amount": float("nan"), "strict_flag": 1, "flag": 0},
+    {"id": 4, "amount": float("inf"), "when": datetime.datetime(2024, 5, 1, 12, 0)},
+    {"id": 5, "amount": decimal.Decimal("1.25"), "when": datetime.date(2024, 5, 1)},
+    {"id": 6, "extra": 1, "address": {"city": "X", "street": "y"}, "lines": [{"sku": "a", "n": 2}]},
+    {"id": 7, "free": {"anything": [1, 2]}, "tags": None, "name": b"\x01"},
+    {"id": 8, "amount": 1e308, "flag": 2, "strict_flag": None},
+]
+
+
+@pytest.mark.parametrize("record", SAMPLES, ids=[str(s["id"]) for s in SAMPLES])
+@pytest.mark.parametrize("additional", [False, True])
+def test_compiled_conformance_equals_the_sdks(record: dict[str, Any], additional: bool) -> None:
+    schema = {**SCHEMA, "additionalProperties": additional}
+    expected = _conform_record_data_types(
+        copy.deepcopy(record), schema, TypeConformanceLevel.RECURSIVE, None
+    )
+    got = compile_conformer(schema)(copy.deepcopy(record))
+    assert repr(got) == repr(expected)  # repr: NaN != NaN, and types must match too
+
+
+def _mask(**selected: bool) -> singer.SelectionMask:
+    mask = singer.SelectionMask({(): True})
+    for name, value in selected.items():
+        path = tuple(part for step in name.split("__") for part in ("properties", step))
+        mask[path] = value
+    return mask
+
+
+@pytest.mark.parametrize(
+    "mask",
+    [_mask(), _mask(name=False), _mask(name=False, amount=False), _mask(address__zip=False)],
+    ids=["all", "one", "two", "nested"],
+)
+def test_compiled_selection_equals_the_sdks(mask: singer.SelectionMask) -> None:
+    for record in SAMPLES:
+        expected = copy.deepcopy(record)
+        pop_deselected_record_properties(expected, SCHEMA, mask)
+        got = copy.deepcopy(record)
+        compile_deselector(SCHEMA, mask)(got)
+        assert repr(got) == repr(expected)
+
+
+def _clockless(message: singer.RecordMessage) -> dict[str, Any]:
+    return {k: v for k, v in message.to_dict().items() if k != "time_extracted"}
+
+
+def test_the_stream_path_equals_the_sdks_on_real_records() -> None:
+    server = shared_sandbox("payments")
+    tap = TapExample(config={**FAST, **server.tap_config()}, validate_config=True)
+    for name in ("customers", "events"):
+        stream = tap.streams[name]
+        for raw in server.records(name)[:50]:
+            record = stream.post_process(copy.deepcopy(raw), None)
+            assert record is not None
+            ours = list(stream._generate_record_messages(copy.deepcopy(record)))
+            sdks = list(Stream._generate_record_messages(stream, copy.deepcopy(record)))
+            assert [_clockless(m) for m in ours] == [_clockless(m) for m in sdks]
+            assert ours[0].time_extracted is not None
+
+
+def test_the_first_child_request_is_the_one_the_sdk_sends() -> None:
+    server = shared_sandbox("payments")
+    tap = TapExample(config={**FAST, **server.tap_config()}, validate_config=True)
+    child = tap.streams["funding_sources"]
+    context = {"cus_id": "abc"}
+    prepared = prepare_first_request(child, context)
+    assert prepared.method == "GET"
+    assert prepared.url == f"{server.base_url}/customers/abc/funding-sources?limit=200"
+
+
+def test_the_writer_writes_the_sdk_msgspec_bytes_and_flushes_only_at_state() -> None:
+    messages: list[Any] = [
+        singer.SchemaMessage("s", {"type": "object", "properties": {}}, []),
+        singer.RecordMessage(
+            stream="s",
+            record={"a": decimal.Decimal("1.10"), "b": datetime.datetime(2024, 1, 1), "c": "é"},
+            time_extracted=datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc),
+        ),
+        singer.StateMessage({"bookmarks": {}}),
+    ]
+    buffer = io.StringIO()
+    with redirect_stdout(buffer):
+        for message in messages:
+            FastSingerWriter().write_message(message)
+    lines = buffer.getvalue().splitlines()
+    sdk = MsgSpecWriter()
+    assert [line.encode() for line in lines] == [
+        bytes(sdk.format_message(m)).rstrip(b"\n") for m in messages
+    ]
+    assert json.loads(lines[1])["record"] == {"a": 1.10, "b": "2024-01-01T00:00:00", "c": "é"}
