@@ -375,7 +375,7 @@ class DefinitionStream(CompiledRecordPath, RESTStream[Any]):
             if value is not None:
                 row[field] = to_utc_string(value)
         if self.is_older_than_bookmark(row, context):
-            self._sync_per_parent_children(row, context)
+            self._sync_every_parent_children(row, context)
             return None
         return row
 
@@ -392,9 +392,9 @@ class DefinitionStream(CompiledRecordPath, RESTStream[Any]):
 
     def children_synced_for(self, record: Mapping[str, Any], context: Context | None) -> list[Any]:
         """The selected child streams a sync visits for ``record``: all of them when it is
-        emitted, only those with per-parent bookmarks when the incremental filter drops it."""
+        emitted, only those that need every parent when the incremental filter drops it."""
         if self.is_older_than_bookmark(record, context):
-            return list(self._per_parent_children)
+            return list(self._every_parent_children)
         return [c for c in self.child_streams if c.selected or c.has_selected_descendents]
 
     @property
@@ -485,26 +485,34 @@ class DefinitionStream(CompiledRecordPath, RESTStream[Any]):
         return self._client_filter_value(self.context)
 
     @property
-    def _per_parent_children(self) -> list[DefinitionStream]:
-        """Selected children that keep one bookmark per parent record."""
+    def _every_parent_children(self) -> list[DefinitionStream]:
+        """Selected children that must be visited for every parent record, not only for the
+        parents this run emits: those with per-parent bookmarks, and those whose endpoint filters
+        on the bookmark server-side (``start_param``) — a child can change while its parent does
+        not, and asking each parent "anything newer than the bookmark?" is cheap and loses nothing.
+        Children without a server filter are fetched only for emitted parents (re-reading every
+        child list would be a full sync); see the README's incremental section."""
         return [
             child
             for child in self.child_streams
             if isinstance(child, DefinitionStream)
-            and child.state_partitioning_keys
             and (child.selected or child.has_selected_descendents)
+            and (
+                child.state_partitioning_keys
+                or (child.incremental is not None and child.incremental.start_param)
+            )
         ]
 
     @property
     def _lists_every_parent(self) -> bool:
-        """Children with per-parent bookmarks need every parent each run, not only new ones:
-        no server filter and no early stop here; the client filter still decides what is emitted."""
-        return bool(self._per_parent_children)
+        """Some children need every parent each run, not only new ones: no server filter and
+        no early stop here; the client filter still decides what is emitted."""
+        return bool(self._every_parent_children)
 
-    def _sync_per_parent_children(self, record: dict[str, Any], context: Context | None) -> None:
-        """A parent record older than the bookmark is not emitted again, but its children with
-        per-parent bookmarks may have news (their own bookmarks decide what is new)."""
-        children = self._per_parent_children
+    def _sync_every_parent_children(self, record: dict[str, Any], context: Context | None) -> None:
+        """A parent record older than the bookmark is not emitted again, but some children may
+        have news under it (their own bookmarks and server filters decide what is new)."""
+        children = self._every_parent_children
         if not children:
             return
         for child_context in self.generate_child_contexts(record=record, context=context):

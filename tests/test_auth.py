@@ -44,7 +44,9 @@ def test_client_credentials_token_is_cached_until_it_expires(sandbox, client_aut
     auth.invalidate()
     third = auth(prepared(f"{sandbox.base_url}/events")).headers["Authorization"]
     assert third != first and auth.token_requests == 2
-    assert requests.get(f"{sandbox.base_url}/customers", headers={"Authorization": third}, timeout=5).ok
+    assert requests.get(
+        f"{sandbox.base_url}/customers", headers={"Authorization": third}, timeout=5
+    ).ok
 
 
 def test_invalidate_ignores_a_token_already_replaced(sandbox) -> None:
@@ -84,10 +86,14 @@ def test_credentials_go_only_to_the_api_origin() -> None:
 
 
 def test_api_key_in_query_and_header() -> None:
-    query = APIKeyAuthenticator(name="api_key", api_key="k-999", location="query", allowed_origins=["https://api.test"])
+    query = APIKeyAuthenticator(
+        name="api_key", api_key="k-999", location="query", allowed_origins=["https://api.test"]
+    )
     assert "api_key=k-999" in (query(prepared("https://api.test/a?page=2")).url or "")
     assert "k-999" not in (query(prepared("https://other.test/a")).url or "")
-    header = APIKeyAuthenticator(name="X-Key", api_key="k-999", location="header", allowed_origins=["https://api.test"])
+    header = APIKeyAuthenticator(
+        name="X-Key", api_key="k-999", location="header", allowed_origins=["https://api.test"]
+    )
     assert header(prepared("https://api.test/a")).headers["X-Key"] == "k-999"
 
 
@@ -99,17 +105,29 @@ def test_basic_auth() -> None:
 def test_first_complete_alternative_wins_and_missing_settings_are_named() -> None:
     alternatives = [
         {"type": "bearer", "token": "${api_key}"},
-        {"type": "oauth2", "client_id": "${client_id}", "client_secret": "${client_secret}", "token_url": "/oauth2/token"},
+        {
+            "type": "oauth2",
+            "client_id": "${client_id}",
+            "client_secret": "${client_secret}",
+            "token_url": "/oauth2/token",
+        },
     ]
     common = {"base_url": "https://api.test", "api_name": "commerce", "origin": "test"}
     chosen = build_authenticator(alternatives, settings={"api_key": "abcd"}, **common)
     assert isinstance(chosen, BearerAuthenticator)
-    chosen = build_authenticator(alternatives, settings={"client_id": "a", "client_secret": "b"}, **common)
+    chosen = build_authenticator(
+        alternatives, settings={"client_id": "a", "client_secret": "b"}, **common
+    )
     assert isinstance(chosen, OAuth2Authenticator)
     assert chosen.auth_endpoint == "https://api.test/oauth2/token"
     overridden = build_authenticator(
-        alternatives, settings={"client_id": "a", "client_secret": "b", "token_url": "http://id.test/t"}, **common
+        alternatives,
+        settings={"client_id": "a", "client_secret": "b", "token_url": "http://id.test/t"},
+        **common,
     )
     assert overridden.auth_endpoint == "http://id.test/t"
-    with pytest.raises(ConfigError, match="commerce: authentication needs the settings api_key or client_id, client_secret"):
+    with pytest.raises(
+        ConfigError,
+        match="commerce: authentication needs the settings api_key or client_id, client_secret",
+    ):
         build_authenticator(alternatives, settings={}, **common)

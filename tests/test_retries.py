@@ -51,7 +51,10 @@ def test_wait_generator_is_exponential_unless_retry_after(sandbox) -> None:
     [
         ("https://api.test/a?api_key=s3cret&page=2", "https://api.test/a?api_key=***&page=2"),
         ("https://user:pw@api.test/a?token=x", "https://***@api.test/a?token=***"),
-        ("https://api.test/a?access_token=x&client_secret=y", "https://api.test/a?access_token=***&client_secret=***"),
+        (
+            "https://api.test/a?access_token=x&client_secret=y",
+            "https://api.test/a?access_token=***&client_secret=***",
+        ),
         ("https://api.test/a?limit=5", "https://api.test/a?limit=5"),
     ],
 )
