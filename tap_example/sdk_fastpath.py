@@ -24,8 +24,11 @@ the SDK's, record for record, so an SDK upgrade that changes them fails loudly.
 
 from __future__ import annotations
 
+import atexit
+import io
 import sys
 import time
+import weakref
 from collections.abc import Callable, Generator, Iterator
 from math import isfinite
 from typing import Any
@@ -263,6 +266,15 @@ def sdk_request_function(stream: Any) -> Callable[[requests.PreparedRequest, Any
 # --------------------------------------------------------------------------- writing
 
 
+_live_writers: weakref.WeakSet[FastSingerWriter] = weakref.WeakSet()
+
+
+@atexit.register
+def _write_what_is_left() -> None:
+    for writer in list(_live_writers):
+        writer._write_pending()  # noqa: SLF001
+
+
 class FastSingerWriter(GenericSingerWriter[bytes, Message]):
     """Singer messages as JSON lines through the SDK's msgspec encoder, flushed at most each second.
 
@@ -275,33 +287,56 @@ class FastSingerWriter(GenericSingerWriter[bytes, Message]):
     """
 
     flush_interval = 1.0
+    #: Bytes of RECORD lines gathered before one write (stdout may be unbuffered:
+    #: ``PYTHONUNBUFFERED``, which Meltano and many containers set).
+    chunk_size = 64 * 1024
 
     def __init__(self) -> None:
         self._flushed_at = time.monotonic()
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        # Records gathered when a run ends early (an error) still go out at exit; a normal
+        # run ends with the streams' ``log_sync_costs``, which calls :meth:`flush`.
+        _live_writers.add(self)
 
     def serialize_message(self, message: Message) -> bytes:
         return msgspec_encoder.encode(message.to_dict())
 
     def write_message(self, message: Message) -> None:
         line = self.format_message(message) + b"\n"
-        out = sys.stdout
-        binary = getattr(out, "buffer", None)
-        if binary is not None:
-            binary.write(line)
-        else:  # a text stream (captured output): same bytes, decoded
-            out.write(line.decode())
-        if message.type != SingerMessageType.RECORD:
+        self._pending.append(line)
+        self._pending_size += len(line)
+        is_record = message.type == SingerMessageType.RECORD
+        if is_record and self._pending_size < self.chunk_size:
+            return
+        self._write_pending()
+        if not is_record:
             now = time.monotonic()
             if now - self._flushed_at >= self.flush_interval:
                 self._flushed_at = now
-                (binary or out).flush()
+                self._stdout().flush()
 
     def flush(self) -> None:
         """Everything written so far reaches stdout now (the end of a sync)."""
-        out = sys.stdout
-        binary = getattr(out, "buffer", None)
-        (binary or out).flush()
+        self._write_pending()
+        self._stdout().flush()
         self._flushed_at = time.monotonic()
+
+    def _write_pending(self) -> None:
+        if not self._pending:
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()
+        self._pending_size = 0
+        out = self._stdout()
+        if isinstance(out, io.TextIOBase):  # a text stream (captured output): same bytes, decoded
+            out.write(data.decode())
+        else:
+            out.write(data)
+
+    @staticmethod
+    def _stdout() -> Any:
+        return getattr(sys.stdout, "buffer", None) or sys.stdout
 
 
 __all__ = [

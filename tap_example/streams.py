@@ -92,6 +92,16 @@ def bookmark_string(value: Any) -> Any:
     The SDK keeps the larger bookmark by comparing strings, and ``...56Z`` sorts after
     ``...56.5Z``: with one width for every instant, string order is time order.
     """
+    if (
+        isinstance(value, str)
+        and value.endswith("Z")
+        and len(value) in (20, 27)
+        and value[10] == "T"
+    ):
+        if len(value) == 27 and value[19] == ".":
+            return value  # already the bookmark form
+        if len(value) == 20:
+            return value[:19] + ".000000Z"  # whole seconds: no parsing needed (once per record)
     parsed = parse_timestamp(value)
     if parsed is None:
         return value
@@ -164,7 +174,17 @@ class DefinitionStream(CompiledRecordPath, RESTStream[Any]):
     # -- requests ---------------------------------------------------------------------
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         self._tap.prepare_for_requests()  # type: ignore[attr-defined]
-        yield from prefetch_children(self, super().get_records(context), context)
+        try:
+            yield from prefetch_children(self, super().get_records(context), context)
+        except Exception:
+            self._flush_output()  # records already emitted reach the target before the error
+            raise
+
+    def _flush_output(self) -> None:
+        """Write out whatever the message writer still holds (it gathers RECORD lines)."""
+        flush = getattr(self._tap.message_writer, "flush", None)
+        if callable(flush):
+            flush()
 
     @property
     def requests_session(self) -> requests.Session:
@@ -244,7 +264,9 @@ class DefinitionStream(CompiledRecordPath, RESTStream[Any]):
         return {"requests": 1, "records_read": records}
 
     def log_sync_costs(self) -> None:
-        """At the end of the run: one summary line per stream that made requests."""
+        """At the end of the run (the SDK calls this for every stream once all are synced):
+        everything the writer still holds goes out, then one summary line per stream."""
+        self._flush_output()
         if self.progress.requests:
             self.logger.info("%s", self.progress.summary())
 
@@ -522,13 +544,12 @@ class DefinitionStream(CompiledRecordPath, RESTStream[Any]):
     def _increment_stream_state(
         self, latest_record: dict[str, Any], *, context: Context | None = None
     ) -> None:
-        """Bookmarks go into state as :func:`bookmark_string` so the SDK's string max is right."""
+        """Bookmarks go into state as :func:`bookmark_string` so the SDK's string max is right
+        (bookmarks from an incoming state file are brought to that form by ``TapExample.load_state``).
+        The SDK reads only the replication key from the record, so only that is passed on."""
         key = self.replication_key
         if key and latest_record.get(key) is not None:
-            state = self.get_context_state(context)  # a bookmark from an older state file
-            if state.get("replication_key_value") is not None:
-                state["replication_key_value"] = bookmark_string(state["replication_key_value"])
-            latest_record = {**latest_record, key: bookmark_string(latest_record[key])}
+            latest_record = {key: bookmark_string(latest_record[key])}
         super()._increment_stream_state(latest_record, context=context)
 
     def get_replication_key_signpost(self, context: Context | None = None) -> Any:

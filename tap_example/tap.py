@@ -24,7 +24,12 @@ from tap_example.inference import SchemaSampler
 from tap_example.redact import redact, register_secret
 from tap_example.schemas_loader import load_stream_schema
 from tap_example.sdk_fastpath import FastSingerWriter
-from tap_example.streams import DefinitionStream, make_stream_class, parse_timestamp
+from tap_example.streams import (
+    DefinitionStream,
+    bookmark_string,
+    make_stream_class,
+    parse_timestamp,
+)
 
 SECRET_SETTINGS = ("client_secret", "refresh_token", "api_key")
 #: Pages one partition may take before paging counts as runaway (``max_pages_per_partition``).
@@ -277,6 +282,15 @@ class TapExample(Tap):
             parent = classes.get(resource.parent) if resource.parent else None
             classes[resource.name] = make_stream_class(self.definition, resource, schema, parent)
         return [cls(tap=self) for cls in classes.values()]
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Bring bookmarks from an incoming state file into the fixed-width UTC form the streams
+        write (see :func:`~tap_example.streams.bookmark_string`), once, so comparisons hold."""
+        super().load_state(state)
+        for stream_state in (self.state.get("bookmarks") or {}).values():
+            for entry in [stream_state, *(stream_state.get("partitions") or [])]:
+                if entry.get("replication_key_value") is not None:
+                    entry["replication_key_value"] = bookmark_string(entry["replication_key_value"])
 
     def prepare_for_requests(self) -> None:
         """Check everything a sync needs (settings, credentials) once, before the first request."""

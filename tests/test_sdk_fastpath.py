@@ -171,9 +171,13 @@ def test_the_writer_writes_the_sdk_msgspec_bytes_and_flushes_only_at_state() -> 
         singer.StateMessage({"bookmarks": {}}),
     ]
     buffer = io.StringIO()
+    writer = FastSingerWriter()
     with redirect_stdout(buffer):
-        for message in messages:
-            FastSingerWriter().write_message(message)
+        writer.write_message(messages[0])
+        writer.write_message(messages[1])
+        # RECORD lines gather (stdout may be unbuffered); the next non-RECORD message writes them
+        assert len(buffer.getvalue().splitlines()) == 1
+        writer.write_message(messages[2])
     lines = buffer.getvalue().splitlines()
     sdk = MsgSpecWriter()
     assert [line.encode() for line in lines] == [
