@@ -272,7 +272,7 @@ _live_writers: weakref.WeakSet[FastSingerWriter] = weakref.WeakSet()
 @atexit.register
 def _write_what_is_left() -> None:
     for writer in list(_live_writers):
-        writer._write_pending()  # noqa: SLF001
+        writer._write_pending()
 
 
 class FastSingerWriter(GenericSingerWriter[bytes, Message]):
