@@ -249,7 +249,7 @@ class OAuth2Authenticator(HostBoundAuthenticator, OAuthAuthenticator):
 def _token_url(spec: Mapping[str, Any], settings: Mapping[str, Any], base_url: str) -> str:
     if settings.get("token_url"):
         return str(settings["token_url"])
-    url = spec.get("token_url") or spec.get("access_token_url") or "/token"
+    url = str(spec.get("token_url") or spec.get("access_token_url") or "/token")
     if url.startswith("/"):
         return base_url.rstrip("/") + url
     return urljoin(base_url.rstrip("/") + "/", url)

@@ -21,14 +21,19 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.utils import resolve_proxies
 
-from tap_example.sdk_fastpath import prepare_first_request, sdk_request_function
+from tap_example.sdk_fastpath import (
+    prepare_first_request,
+    prepare_request_for,
+    sdk_request_function,
+)
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -86,6 +91,30 @@ class RateGate:
             self._cond.notify_all()
 
 
+class ProxyCachingSession(requests.Session):
+    """A session that reads the proxy environment once per origin, not on every request.
+
+    ``requests`` resolves proxies (environment variables, ``no_proxy``) for each ``send``,
+    about a millisecond a request; the environment does not change during a run.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._proxies: dict[str, dict[str, str]] = {}
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        if "proxies" not in kwargs and request.url:
+            parts = urlsplit(request.url)
+            origin = f"{parts.scheme}://{parts.netloc}"
+            proxies = self._proxies.get(origin)
+            if proxies is None:
+                proxies = self._proxies[origin] = resolve_proxies(
+                    request, dict(self.proxies), self.trust_env
+                )
+            kwargs["proxies"] = proxies
+        return super().send(request, **kwargs)
+
+
 class TapConcurrency:
     """One per tap: the gate, the pooled sessions, and the worker pool of its size."""
 
@@ -106,7 +135,7 @@ class TapConcurrency:
         with self._lock:
             session = self._sessions.get(host)
             if session is None:
-                session = requests.Session()
+                session = ProxyCachingSession()
                 adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.max_concurrency + 2)
                 session.mount("http://", adapter)
                 session.mount("https://", adapter)
@@ -231,8 +260,52 @@ class PrefetchAwareRequest:
     def __call__(self, prepared: requests.PreparedRequest, context: Any) -> requests.Response:
         future = answers_of(self.stream).take(request_key(prepared))
         if future is not None and not future.cancelled():
-            return future.result()  # the worker's answer, or its final error, raised here
-        return self.live(prepared, context)
+            response = future.result()  # the worker's answer, or its final error, raised here
+        else:
+            response = self.live(prepared, context)
+        self._send_next_page_ahead(response, context)
+        return response
+
+    def _send_next_page_ahead(self, response: requests.Response, context: Any) -> None:
+        """While the SDK turns this page into records, the next page is already on its way
+        (the server's time overlaps ours). Not for newest-first incremental lists, which may
+        stop after this page; a page fetched ahead and not used is dropped at the end."""
+        stream = self.stream
+        state = concurrency_of(stream._tap)
+        paginator = stream.__dict__.get("_active_paginator")
+        pages_ahead = stream.__dict__.get("_pages_ahead")  # a list only inside its paging loop
+        if (
+            state.max_concurrency < 2
+            or paginator is None
+            or pages_ahead is None
+            or stream._desc_stop_value is not None
+        ):
+            return
+        try:
+            token = paginator.peek_next(response)
+        except Exception:  # the SDK's own advance reports what is wrong
+            return
+        if token is None:
+            return
+        ahead = prepare_request_for(stream, context, token)
+        key = request_key(ahead)
+        future = state.pool.submit(self.live, ahead, context)
+        answers_of(stream).put(key, future)
+        pages_ahead.append((key, future))
+
+
+def settle_pages_ahead(stream: Any, timeout: float) -> None:
+    """End of a paging loop: a page fetched ahead and not used is cancelled, or (already on
+    the wire) waited for, so no request outlives the loop that asked for it."""
+    pages_ahead = stream.__dict__.pop("_pages_ahead", None) or []
+    answers = answers_of(stream)
+    running = []
+    for key, future in pages_ahead:
+        answers.drop([key])
+        if not future.cancelled() and not future.done():
+            running.append(future)
+    if running:
+        wait(running, timeout=timeout)
 
 
 def prefetch_aware(stream: Any, live: RequestFunc) -> RequestFunc:

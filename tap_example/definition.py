@@ -396,7 +396,7 @@ def _build_paginator_spec(spec: Any, where: str, origin: str) -> dict[str, Any] 
                 split_path(spec[key])
             except ValueError as exc:
                 raise DefinitionError(f"{origin}: {where}.{key}: {exc}") from None
-    return spec
+    return dict(spec)
 
 
 def _build_resource(

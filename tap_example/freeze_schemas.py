@@ -14,12 +14,13 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from tap_example.errors import TapExampleError
 from tap_example.tap import TapExample
 
 
-def freeze(config: dict, out: Path, *, force: bool = False) -> dict[str, Path]:
+def freeze(config: dict[str, Any], out: Path, *, force: bool = False) -> dict[str, Path]:
     """Write the inferred schema of every resource without a schema file; return stream -> file."""
     tap = TapExample(config=config, validate_config=True)
     inferred = {r.name for r in tap.definition.resources if r.schema_file is None}

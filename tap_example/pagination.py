@@ -199,6 +199,24 @@ class DefinitionPaginator(BaseAPIPaginator[Any]):
             )
             raise PaginationError(msg)
 
+    def peek_next(self, response: requests.Response) -> Any:
+        """The token the next :meth:`advance` on ``response`` would move to, without moving;
+        ``None`` when paging would stop there (so a next page can be fetched ahead)."""
+        if self.finished or not self.has_more(response):
+            return None
+        token = self.get_next(response)
+        if not token or token == self.current_value:
+            return None
+        if json.dumps(token, sort_keys=True, default=str) in self._seen_tokens:
+            return None  # a cycle: advance will report it
+        pages_after = self.count + 1
+        maximum = self.spec.get("maximum_page")
+        if (maximum is not None and pages_after >= int(maximum)) or (
+            self.max_pages is not None and pages_after >= self.max_pages
+        ):
+            return None
+        return token
+
     def check_page_is_new(self, response: requests.Response, records: list[Any]) -> None:
         """The records of a page already served in this partition mean paging is stuck
         (say, a page number the server ignores): stop before emitting them twice."""
@@ -345,7 +363,7 @@ class PageNumberPaginator(DefinitionPaginator):
         total = self._total(response_document(response))
         if isinstance(total, int) and not isinstance(total, bool):
             pages_done = self.current_value - self.base_page + 1
-            return pages_done < total
+            return bool(pages_done < total)
         return True
 
     def get_next(self, response: requests.Response) -> int:

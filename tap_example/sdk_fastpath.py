@@ -210,9 +210,7 @@ class CompiledRecordPath:
 
     def _generate_record_messages(self, record: Record) -> Generator[singer.RecordMessage]:
         stream: Any = self
-        plan = self._plan_for(stream.effective_schema, stream.mask)
-        plan.pop_deselected(record)
-        record = plan.conform(record, stream.logger)
+        record = self._selected_and_conformed(record)
         for stream_map in stream.stream_maps:
             mapped_record = stream_map.transform(record)
             if mapped_record is not None:
@@ -222,6 +220,28 @@ class CompiledRecordPath:
                     version=stream._stream_version,
                     time_extracted=utc_now(),
                 )
+
+    def _write_record_message(self, record: Record) -> None:
+        """The SDK's steps, with each RECORD line handed to the writer as plain values
+        (no message object per record) when the writer is a :class:`FastSingerWriter`."""
+        stream: Any = self
+        writer = stream._tap.message_writer
+        if not isinstance(writer, FastSingerWriter):
+            super()._write_record_message(record)  # type: ignore[misc]
+            return
+        record = self._selected_and_conformed(record)
+        version = stream._stream_version
+        for stream_map in stream.stream_maps:
+            mapped_record = stream_map.transform(record)
+            if mapped_record is not None:
+                writer.write_record(stream_map.stream_alias, mapped_record, version, utc_now())
+        stream.state_manager.is_flushed = False
+
+    def _selected_and_conformed(self, record: Record) -> Record:
+        stream: Any = self
+        plan = self._plan_for(stream.effective_schema, stream.mask)
+        plan.pop_deselected(record)
+        return plan.conform(record, stream.logger)
 
     def generate_child_contexts(self, record: Record, context: Any) -> Any:
         """No child streams, no child contexts (the SDK would still build and filter one)."""
@@ -255,6 +275,22 @@ def prepare_first_request(stream: Any, context: Any) -> requests.PreparedRequest
     ``request_records`` prepares it (``_prepare_request`` with a fresh paginator)."""
     paginator = stream.get_new_paginator() or SinglePagePaginator()
     prepared: requests.PreparedRequest = stream._prepare_request(context=context, page=paginator)
+    return prepared
+
+
+class _TokenPage:
+    """What ``_prepare_request`` reads from a paginator: its current token."""
+
+    def __init__(self, token: Any) -> None:
+        self.current_value = token
+
+
+def prepare_request_for(stream: Any, context: Any, token: Any) -> requests.PreparedRequest:
+    """The request of ``stream`` for ``context`` and page ``token``, prepared as the SDK's
+    ``request_records`` will prepare it when it gets there."""
+    prepared: requests.PreparedRequest = stream._prepare_request(
+        context=context, page=_TokenPage(token)
+    )
     return prepared
 
 
@@ -302,6 +338,21 @@ class FastSingerWriter(GenericSingerWriter[bytes, Message]):
     def serialize_message(self, message: Message) -> bytes:
         return msgspec_encoder.encode(message.to_dict())
 
+    def write_record(
+        self, stream: str, record: dict[str, Any], version: int | None, time_extracted: Any
+    ) -> None:
+        """A RECORD line from plain values: the bytes ``RecordMessage.to_dict`` would encode to."""
+        message: dict[str, Any] = {"type": "RECORD", "stream": stream, "record": record}
+        if version is not None:
+            message["version"] = version
+        if time_extracted is not None:
+            message["time_extracted"] = time_extracted
+        line = msgspec_encoder.encode(message) + b"\n"
+        self._pending.append(line)
+        self._pending_size += len(line)
+        if self._pending_size >= self.chunk_size:
+            self._write_pending()
+
     def write_message(self, message: Message) -> None:
         line = self.format_message(message) + b"\n"
         self._pending.append(line)
@@ -346,5 +397,6 @@ __all__ = [
     "compile_conformer",
     "compile_deselector",
     "prepare_first_request",
+    "prepare_request_for",
     "sdk_request_function",
 ]

@@ -29,6 +29,7 @@ from tap_example.concurrency import (
     note_retry,
     prefetch_aware,
     prefetch_children,
+    settle_pages_ahead,
 )
 from tap_example.definition import Definition, ErrorHandler, Incremental, Resource
 from tap_example.errors import APIError, PaginationError, mask_url
@@ -164,7 +165,7 @@ class DefinitionStream(CompiledRecordPath, RESTStream[Any]):
         return {"Accept": "application/json", **self.definition.headers, **self.resource.headers}
 
     @property
-    def user_agent(self) -> str:  # type: ignore[override]
+    def user_agent(self) -> str:
         return str(self.settings.get("user_agent") or self._tap.default_user_agent)  # type: ignore[attr-defined]
 
     @property
@@ -174,6 +175,7 @@ class DefinitionStream(CompiledRecordPath, RESTStream[Any]):
     # -- requests ---------------------------------------------------------------------
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         self._tap.prepare_for_requests()  # type: ignore[attr-defined]
+        self.__dict__["_partition_max"] = None  # see _increment_stream_state
         try:
             yield from prefetch_children(self, super().get_records(context), context)
         except Exception:
@@ -210,10 +212,13 @@ class DefinitionStream(CompiledRecordPath, RESTStream[Any]):
 
     def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The SDK's paging loop; a paging error names this stream."""
+        self.__dict__["_pages_ahead"] = []  # pages fetched ahead (tap_example.concurrency)
         try:
             yield from super().request_records(context)
         except PaginationError as exc:
             raise PaginationError(f"stream '{self.name}': {exc}") from None
+        finally:
+            settle_pages_ahead(self, timeout=self.timeout)
 
     def get_url_params(self, context: Context | None, next_page_token: Any) -> dict[str, Any]:
         params: dict[str, Any] = dict(self.resource.params)
@@ -249,7 +254,7 @@ class DefinitionStream(CompiledRecordPath, RESTStream[Any]):
         progress = self.__dict__.get("_progress")
         if progress is None:
             progress = self.__dict__["_progress"] = StreamProgress(self.name, self.logger)
-        return progress  # type: ignore[no-any-return]
+        return progress
 
     def calculate_sync_cost(
         self,
@@ -426,7 +431,7 @@ class DefinitionStream(CompiledRecordPath, RESTStream[Any]):
             fields = self.__dict__["_schema_fields"] = frozenset(
                 self.schema.get("properties") or {}
             )
-        return fields  # type: ignore[no-any-return]
+        return fields
 
     def _note_schema_drift(self, extra: Iterable[str]) -> None:
         """Fields the server added (schema drift) are dropped; say so once per field."""
@@ -482,7 +487,7 @@ class DefinitionStream(CompiledRecordPath, RESTStream[Any]):
         entry = (self.tap_state.get("bookmarks") or {}).get(self.name) or {}
         partition = self.state_manager.get_state_partition_context(context)
         if not partition:
-            return entry  # type: ignore[no-any-return]
+            return entry
         partitions = entry.get("partitions") or []
         return next((p for p in partitions if p.get("context") == partition), {})
 
@@ -549,7 +554,15 @@ class DefinitionStream(CompiledRecordPath, RESTStream[Any]):
         The SDK reads only the replication key from the record, so only that is passed on."""
         key = self.replication_key
         if key and latest_record.get(key) is not None:
-            latest_record = {key: bookmark_string(latest_record[key])}
+            value = bookmark_string(latest_record[key])
+            if not self.is_sorted and isinstance(value, str):
+                # Unsorted: the SDK keeps the maximum, so a value not above this partition's
+                # maximum so far changes nothing; skip its (per-record) state bookkeeping.
+                best = self.__dict__.get("_partition_max")
+                if isinstance(best, str) and value <= best:
+                    return
+                self.__dict__["_partition_max"] = value
+            latest_record = {key: value}
         super()._increment_stream_state(latest_record, context=context)
 
     def get_replication_key_signpost(self, context: Context | None = None) -> Any:
