@@ -289,8 +289,13 @@ class PrefetchAwareRequest:
             return
         ahead = prepare_request_for(stream, context, token)
         key = request_key(ahead)
+        answers = answers_of(stream)
+        # One page ahead at a time: the previous one has just been used (or was not wanted).
+        for old_key, _ in pages_ahead:
+            answers.drop([old_key])
+        pages_ahead.clear()
         future = state.pool.submit(self.live, ahead, context)
-        answers_of(stream).put(key, future)
+        answers.put(key, future)
         pages_ahead.append((key, future))
 
 

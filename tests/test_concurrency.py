@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from tap_example.concurrency import RateGate, concurrency_of
+from tap_example.concurrency import PrefetchAwareRequest, RateGate, answers_of, concurrency_of
 from tap_example.sandbox import SandboxServer
 from tap_example.tap import TapExample
-from tests.conftest import FAST
+from tests.conftest import FAST, run_tap
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
@@ -138,3 +138,34 @@ def test_a_429_pauses_every_request_and_restarts_one_at_a_time() -> None:
         gate.acquire()
         gate.release(succeeded=True)
     assert gate.limit == 4 and gate.max_seen == 2
+
+
+@pytest.mark.parametrize("sandbox", ["payments"], indirect=True)
+def test_next_pages_fetched_ahead_cost_no_extra_requests_and_are_not_kept(
+    sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each page is requested once, whether fetched ahead or not, and nothing stays behind."""
+
+    config = {**sandbox.tap_config(), "page_size": 20}
+    sequential_before = dict(sandbox.stats["by_path"])
+    run_tap({**config, "max_concurrency": 1})
+    sequential = {k: v - sequential_before.get(k, 0) for k, v in sandbox.stats["by_path"].items()}
+    ahead_before = dict(sandbox.stats["by_path"])
+    tap = TapExample(config={**FAST, **config, "max_concurrency": 4})
+    held: list[int] = []
+    original = PrefetchAwareRequest._send_next_page_ahead
+
+    def watching(self: PrefetchAwareRequest, response: Any, context: Any) -> None:
+        original(self, response, context)
+        held.append(len(self.stream.__dict__.get("_pages_ahead") or []))  # memory stays flat
+
+    monkeypatch.setattr(PrefetchAwareRequest, "_send_next_page_ahead", watching)
+    with redirect_stdout(io.StringIO()):
+        tap.sync_all()
+    assert held and max(held) == 1
+    ahead = {k: v - ahead_before.get(k, 0) for k, v in sandbox.stats["by_path"].items()}
+    assert {k: v for k, v in ahead.items() if v} == {k: v for k, v in sequential.items() if v}
+    assert sequential["/events"] > 2  # several pages, so pages were fetched ahead
+    for stream in tap.streams.values():
+        assert len(answers_of(stream)) == 0
+        assert "_pages_ahead" not in stream.__dict__
