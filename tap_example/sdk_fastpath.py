@@ -231,10 +231,12 @@ class CompiledRecordPath:
             return
         record = self._selected_and_conformed(record)
         version = stream._stream_version
+        # The time the record's page arrived, when the stream notes it (one clock read a page).
+        extracted_at = stream.__dict__.get("extracted_at") or utc_now()
         for stream_map in stream.stream_maps:
             mapped_record = stream_map.transform(record)
             if mapped_record is not None:
-                writer.write_record(stream_map.stream_alias, mapped_record, version, utc_now())
+                writer.write_record(stream_map.stream_alias, mapped_record, version, extracted_at)
         stream.state_manager.is_flushed = False
 
     def _selected_and_conformed(self, record: Record) -> Record:

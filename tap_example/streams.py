@@ -20,6 +20,7 @@ import backoff
 import requests
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.helpers._util import utc_now
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_example.auth import OAuth2Authenticator, server_message
@@ -331,15 +332,18 @@ class DefinitionStream(CompiledRecordPath, RESTStream[Any]):
         paginator = self.__dict__.get("_active_paginator")
         if paginator is not None:
             paginator.check_page_is_new(response, data)
+        self.__dict__["extracted_at"] = utc_now()  # time_extracted of this page's records
         stop_below = self._desc_stop_value
+        if stop_below is None:
+            yield from data
+            return
         oldest_on_page: datetime | None = None
         for record in data:
-            if stop_below is not None:
-                stamp = parse_timestamp(record.get(self.replication_key or ""))
-                if stamp is not None and (oldest_on_page is None or stamp < oldest_on_page):
-                    oldest_on_page = stamp
+            stamp = parse_timestamp(record.get(self.replication_key or ""))
+            if stamp is not None and (oldest_on_page is None or stamp < oldest_on_page):
+                oldest_on_page = stamp
             yield record
-        if stop_below is not None and oldest_on_page is not None and oldest_on_page < stop_below:
+        if oldest_on_page is not None and oldest_on_page < stop_below:
             # Newest-first API: every later page is older than this page's oldest record,
             # which is already older than the bookmark.
             self._active_paginator._finished = True
@@ -385,23 +389,24 @@ class DefinitionStream(CompiledRecordPath, RESTStream[Any]):
     def post_process(
         self, row: dict[str, Any], context: Context | None = None
     ) -> dict[str, Any] | None:
-        extra = () if self.schema_fields.issuperset(row) else row.keys() - self.schema_fields
-        if extra:
+        fields = self.schema_fields
+        if not fields.issuperset(row):
+            extra = row.keys() - fields
             self._note_schema_drift(extra)
             for name in extra:
                 del row[name]
-        for binding in self.resource.bindings:
-            if binding.placeholder not in row and context is not None:
-                row[binding.placeholder] = context.get(binding.placeholder)
         if context is not None:
+            for binding in self.resource.bindings:
+                if binding.placeholder not in row:
+                    row[binding.placeholder] = context.get(binding.placeholder)
             parent = self.resource.parent
             for field in self.resource.include_from_parent:
                 row[f"_{parent}_{field}"] = context.get(f"_{parent}_{field}")
         for field in self.datetime_fields:
             value = row.get(field)
-            if value is not None:
+            if value is not None and not (type(value) is str and value[-1:] == "Z"):
                 row[field] = to_utc_string(value)
-        if self.is_older_than_bookmark(row, context):
+        if self.replication_key and self.is_older_than_bookmark(row, context):
             self._sync_every_parent_children(row, context)
             return None
         return row
