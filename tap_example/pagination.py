@@ -199,6 +199,10 @@ class DefinitionPaginator(BaseAPIPaginator[Any]):
             )
             raise PaginationError(msg)
 
+    def stop(self) -> None:
+        """End paging after the current page (the stream knows the rest is not wanted)."""
+        self._finished = True
+
     def peek_next(self, response: requests.Response) -> Any:
         """The token the next :meth:`advance` on ``response`` would move to, without moving;
         ``None`` when paging would stop there (so a next page can be fetched ahead)."""

@@ -51,6 +51,8 @@ from singer_sdk.pagination import SinglePagePaginator
 from singer_sdk.singerlib.encoding.base import GenericSingerWriter, SingerMessageType
 from singer_sdk.singerlib.encoding.simple import Message
 
+from tap_example.timestamps import bookmark_string
+
 Record = dict[str, Any]
 #: ``(conformed record, unmapped property paths)``, as the SDK's ``_conform_record_data_types``.
 Conformer = Callable[[Record], tuple[Record, list[str]]]
@@ -238,6 +240,26 @@ class CompiledRecordPath:
             if mapped_record is not None:
                 writer.write_record(stream_map.stream_alias, mapped_record, version, extracted_at)
         stream.state_manager.is_flushed = False
+
+    def _increment_stream_state(
+        self, latest_record: dict[str, Any], *, context: Any = None
+    ) -> None:
+        """Bookmarks go into state as :func:`bookmark_string` so the SDK's string max is right
+        (bookmarks from an incoming state file are brought to that form by ``TapExample.load_state``).
+        The SDK reads only the replication key from the record, so only that is passed on."""
+        stream: Any = self
+        key = stream.replication_key
+        if key and latest_record.get(key) is not None:
+            value = bookmark_string(latest_record[key])
+            if not stream.is_sorted and isinstance(value, str):
+                # Unsorted: the SDK keeps the maximum, so a value not above this partition's
+                # maximum so far changes nothing; skip its (per-record) state bookkeeping.
+                best = self.__dict__.get("_partition_max")
+                if isinstance(best, str) and value <= best:
+                    return
+                self.__dict__["_partition_max"] = value
+            latest_record = {key: value}
+        super()._increment_stream_state(latest_record, context=context)  # type: ignore[misc]
 
     def _selected_and_conformed(self, record: Record) -> Record:
         stream: Any = self

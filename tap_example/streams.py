@@ -20,7 +20,6 @@ import backoff
 import requests
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import RetriableAPIError
-from singer_sdk.helpers._util import utc_now
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_example.auth import OAuth2Authenticator, server_message
@@ -38,6 +37,7 @@ from tap_example.jsonpaths import MISSING, compile_path
 from tap_example.pagination import DefinitionPaginator, build_paginator, response_document
 from tap_example.progress import StreamProgress
 from tap_example.sdk_fastpath import CompiledRecordPath
+from tap_example.timestamps import bookmark_string, parse_timestamp, to_utc_string
 
 if TYPE_CHECKING:
     from backoff.types import Details
@@ -54,63 +54,6 @@ class TokenRejectedError(Exception):
     def __init__(self, response: requests.Response) -> None:
         super().__init__(response.status_code)
         self.response = response
-
-
-def parse_timestamp(value: Any) -> datetime | None:
-    """An RFC 3339 string (or datetime) as an aware UTC datetime; ``None`` if it is not one."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip().replace("z", "Z")
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    if "." in text:  # Python 3.10 only parses 3 or 6 fractional digits
-        head, _, tail = text.partition(".")
-        digits = tail[: len(tail) - len(tail.lstrip("0123456789"))]
-        zone = tail[len(digits) :]
-        text = f"{head}.{(digits + '000000')[:6]}{zone}"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-def to_utc_string(value: Any) -> Any:
-    """Timestamps leave the tap in UTC with ``Z`` (DuckDB's loader drops offsets)."""
-    if not isinstance(value, str) or value.endswith("Z"):
-        return value
-    parsed = parse_timestamp(value)
-    if parsed is None:
-        return value
-    text = parsed.astimezone(timezone.utc).isoformat()
-    return text.replace("+00:00", "Z")
-
-
-def bookmark_string(value: Any) -> Any:
-    """A timestamp as fixed-width UTC (``2024-05-01T12:34:56.000000Z``); other values unchanged.
-
-    The SDK keeps the larger bookmark by comparing strings, and ``...56Z`` sorts after
-    ``...56.5Z``: with one width for every instant, string order is time order.
-    """
-    if (
-        isinstance(value, str)
-        and value.endswith("Z")
-        and len(value) in (20, 27)
-        and value[10] == "T"
-    ):
-        if len(value) == 27 and value[19] == ".":
-            return value  # already the bookmark form
-        if len(value) == 20:
-            return value[:19] + ".000000Z"  # whole seconds: no parsing needed (once per record)
-    parsed = parse_timestamp(value)
-    if parsed is None:
-        return value
-    utc = parsed.astimezone(timezone.utc)
-    if utc.year >= 1000:  # same text as strftime below, several times faster (once per record)
-        return utc.isoformat(timespec="microseconds")[:-6] + "Z"
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def retry_after_seconds(response: requests.Response | None) -> float | None:
@@ -332,7 +275,7 @@ class DefinitionStream(CompiledRecordPath, RESTStream[Any]):
         paginator = self.__dict__.get("_active_paginator")
         if paginator is not None:
             paginator.check_page_is_new(response, data)
-        self.__dict__["extracted_at"] = utc_now()  # time_extracted of this page's records
+        self.__dict__["extracted_at"] = datetime.now(timezone.utc)  # this page's time_extracted
         stop_below = self._desc_stop_value
         if stop_below is None:
             yield from data
@@ -346,7 +289,7 @@ class DefinitionStream(CompiledRecordPath, RESTStream[Any]):
         if oldest_on_page is not None and oldest_on_page < stop_below:
             # Newest-first API: every later page is older than this page's oldest record,
             # which is already older than the bookmark.
-            self._active_paginator._finished = True
+            self._active_paginator.stop()
 
     def _check_not_an_error(self, response: requests.Response, document: Any) -> None:
         """A success status with an error body (``{"error": ...}`` and no records) ends the run."""
@@ -550,25 +493,6 @@ class DefinitionStream(CompiledRecordPath, RESTStream[Any]):
         for child_context in self.generate_child_contexts(record=record, context=context):
             for child in children:
                 child.sync(context=dict(child_context or {}))
-
-    def _increment_stream_state(
-        self, latest_record: dict[str, Any], *, context: Context | None = None
-    ) -> None:
-        """Bookmarks go into state as :func:`bookmark_string` so the SDK's string max is right
-        (bookmarks from an incoming state file are brought to that form by ``TapExample.load_state``).
-        The SDK reads only the replication key from the record, so only that is passed on."""
-        key = self.replication_key
-        if key and latest_record.get(key) is not None:
-            value = bookmark_string(latest_record[key])
-            if not self.is_sorted and isinstance(value, str):
-                # Unsorted: the SDK keeps the maximum, so a value not above this partition's
-                # maximum so far changes nothing; skip its (per-record) state bookkeeping.
-                best = self.__dict__.get("_partition_max")
-                if isinstance(best, str) and value <= best:
-                    return
-                self.__dict__["_partition_max"] = value
-            latest_record = {key: value}
-        super()._increment_stream_state(latest_record, context=context)
 
     def get_replication_key_signpost(self, context: Context | None = None) -> Any:
         """The SDK's cap on bookmarks (the sync's start), in the same form as the bookmarks."""

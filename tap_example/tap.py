@@ -24,12 +24,8 @@ from tap_example.inference import SchemaSampler
 from tap_example.redact import redact, register_secret
 from tap_example.schemas_loader import load_stream_schema
 from tap_example.sdk_fastpath import FastSingerWriter
-from tap_example.streams import (
-    DefinitionStream,
-    bookmark_string,
-    make_stream_class,
-    parse_timestamp,
-)
+from tap_example.streams import DefinitionStream, make_stream_class
+from tap_example.timestamps import bookmark_string, parse_timestamp
 
 SECRET_SETTINGS = ("client_secret", "refresh_token", "api_key")
 #: Pages one partition may take before paging counts as runaway (``max_pages_per_partition``).

@@ -26,8 +26,9 @@ import requests
 import yaml
 
 from tap_example.sandbox import SandboxServer
-from tap_example.streams import DefinitionStream, bookmark_string, parse_timestamp, to_utc_string
+from tap_example.streams import DefinitionStream
 from tap_example.tap import TapExample
+from tap_example.timestamps import bookmark_string, parse_timestamp, to_utc_string
 from tests.conftest import API_NAMES, FAST, last_state, run_tap
 
 #: Small pages, so that reading less (server filters, early stops) shows in request counts.

@@ -31,8 +31,9 @@ from tap_example.definition import load_definition
 from tap_example.errors import APIError, PaginationError, TapExampleError
 from tap_example.pagination import build_paginator
 from tap_example.sandbox import API_NAMES, SandboxServer
-from tap_example.streams import DefinitionStream, parse_timestamp, retry_after_seconds
+from tap_example.streams import DefinitionStream, retry_after_seconds
 from tap_example.tap import TapExample
+from tap_example.timestamps import parse_timestamp
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

@@ -9,7 +9,8 @@ import pytest
 import requests
 
 from tap_example.errors import mask_url
-from tap_example.streams import MAX_RETRY_AFTER, parse_timestamp, retry_after_seconds, to_utc_string
+from tap_example.streams import MAX_RETRY_AFTER, retry_after_seconds
+from tap_example.timestamps import parse_timestamp, to_utc_string
 
 
 def answer(retry_after: str | None) -> requests.Response:

@@ -39,6 +39,13 @@ def _parameters(function: Any) -> list[str]:
 
 def test_the_private_sdk_code_relied_on_is_unchanged() -> None:
     assert _parameters(Stream._generate_record_messages) == ["self", "record"]
+    assert _parameters(Stream._write_record_message) == ["self", "record"]
+    assert _parameters(Stream._increment_stream_state) == ["self", "latest_record", "context"]
+    # The SDK reads only the replication key from the record it is given (we pass just that).
+    source = inspect.getsource(Stream._increment_stream_state)
+    assert "latest_record," in source and "replication_key=self.replication_key" in source
+    source = inspect.getsource(Stream._write_record_message)
+    assert "state_manager.is_flushed = False" in source
     assert _parameters(RESTStream._prepare_request) == ["self", "context", "page"]
     assert _parameters(RESTStream._request) == ["self", "prepared_request", "context"]
     assert _parameters(_typing._conform_record_data_types) == [

@@ -21,8 +21,8 @@ from tap_example.errors import DefinitionError
 from tap_example.freeze_schemas import main as freeze_main
 from tap_example.sandbox import SandboxServer
 from tap_example.sandbox.apis.lab import API_KEY
-from tap_example.streams import parse_timestamp
 from tap_example.tap import TapExample
+from tap_example.timestamps import parse_timestamp
 from tests.conftest import FAST, last_state, record_counts, run_tap
 
 ROOT = Path(__file__).resolve().parent.parent
