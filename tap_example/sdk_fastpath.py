@@ -261,6 +261,15 @@ class CompiledRecordPath:
             latest_record = {key: value}
         super()._increment_stream_state(latest_record, context=context)  # type: ignore[misc]
 
+    def _write_schema_message(self) -> None:
+        """A child stream is synced once per parent record and the SDK sends its SCHEMA each
+        time; one is enough (the schema does not change within a run), and many make targets
+        such as target-duckdb flush a batch per parent."""
+        if self.__dict__.get("_schema_written"):
+            return
+        super()._write_schema_message()  # type: ignore[misc]
+        self.__dict__["_schema_written"] = True
+
     def _selected_and_conformed(self, record: Record) -> Record:
         stream: Any = self
         plan = self._plan_for(stream.effective_schema, stream.mask)

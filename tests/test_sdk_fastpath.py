@@ -40,6 +40,7 @@ def _parameters(function: Any) -> list[str]:
 def test_the_private_sdk_code_relied_on_is_unchanged() -> None:
     assert _parameters(Stream._generate_record_messages) == ["self", "record"]
     assert _parameters(Stream._write_record_message) == ["self", "record"]
+    assert _parameters(Stream._write_schema_message) == ["self"]
     assert _parameters(Stream._increment_stream_state) == ["self", "latest_record", "context"]
     # The SDK reads only the replication key from the record it is given (we pass just that).
     source = inspect.getsource(Stream._increment_stream_state)

@@ -107,6 +107,19 @@ def test_child_records_carry_the_parent_value_with_its_type(sandbox) -> None:
             assert any(original.items() <= json.loads(s).items() for s in served) or field in record
 
 
+@pytest.mark.parametrize("sandbox", ["billing"], indirect=True)
+def test_each_stream_sends_its_schema_once_before_its_records(sandbox) -> None:
+    """Child streams are synced once per parent; their SCHEMA still goes out once."""
+    messages = run_tap(sandbox.tap_config())
+    schemas = [m["stream"] for m in messages if m["type"] == "SCHEMA"]
+    assert sorted(schemas) == sorted(set(schemas)) == sorted(sandbox.streams)
+    positions = {m["stream"]: i for i, m in enumerate(messages) if m["type"] == "SCHEMA"}
+    for i, message in enumerate(messages):
+        if message["type"] == "RECORD":
+            assert positions[message["stream"]] < i
+
+
+@pytest.mark.parametrize("sandbox", ["payments"], indirect=True)
 def test_timestamps_leave_in_utc(sandbox) -> None:
     messages = run_tap(sandbox.tap_config())
     created = [
