@@ -5,9 +5,12 @@ from __future__ import annotations
 import atexit
 import io
 import json
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import redirect_stdout
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,6 +56,23 @@ def run_tap(
     with redirect_stdout(buffer):
         tap.sync_all()
     return [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
+
+
+def run_cli(
+    config: dict[str, Any], tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``tap-example --config <config> [args]`` as a user would, in a subprocess."""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    command = [
+        sys.executable,
+        "-c",
+        "from tap_example.tap import TapExample; TapExample.cli()",
+        "--config",
+        str(path),
+        *args,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False, env=env)
 
 
 def record_counts(messages: list[dict]) -> Counter[str]:

@@ -13,8 +13,6 @@ import io
 import json
 import logging
 import re
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
@@ -34,6 +32,7 @@ from tap_example.sandbox import API_NAMES, SandboxServer
 from tap_example.streams import DefinitionStream, retry_after_seconds
 from tap_example.tap import TapExample
 from tap_example.timestamps import parse_timestamp
+from tests.conftest import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -337,16 +336,7 @@ def test_rotated_refresh_tokens_are_followed(sandbox: SandboxServer) -> None:
 
 
 def _cli(config: dict[str, Any], tmp_path: Path, env: dict[str, str] | None = None) -> Any:
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(config))
-    command = [
-        sys.executable,
-        "-c",
-        "from tap_example.tap import TapExample; TapExample.cli()",
-        "--config",
-        str(path),
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False, env=env)
+    return run_cli(config, tmp_path, env=env)
 
 
 BAD_CREDENTIALS = {

@@ -8,8 +8,6 @@ import json
 import logging
 import os
 import re
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +23,7 @@ from tap_example.errors import ConfigError, mask_url
 from tap_example.redact import register_secret
 from tap_example.sandbox import SandboxServer
 from tap_example.tap import TapExample
+from tests.conftest import run_cli
 from tests.test_reliability import FAST, assert_exactly_the_servers_records, sync
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,17 +35,8 @@ _UNMASKED_SECRET_PARAM = re.compile(
 
 
 def _cli(config: dict[str, Any], tmp_path: Path, *, debug: bool = True) -> Any:
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(config))
     env = {**os.environ, "TAP_EXAMPLE_LOGLEVEL": "DEBUG" if debug else "INFO"}
-    command = [
-        sys.executable,
-        "-c",
-        "from tap_example.tap import TapExample; TapExample.cli()",
-        "--config",
-        str(path),
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False, env=env)
+    return run_cli(config, tmp_path, env=env)
 
 
 def assert_no_secret(output: str, secrets: list[str]) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tap_example.errors import APIError, ConfigError
 from tap_example.tap import TapExample
-from tests.conftest import API_NAMES, record_counts, run_tap, server_counts
+from tests.conftest import API_NAMES, record_counts, run_cli, run_tap, server_counts
 
 EXPECTED_KEYS = {
     "payments": {
@@ -188,17 +187,7 @@ def test_retries_are_bounded(sandbox) -> None:
 
 
 def _cli(config: dict, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(config))
-    command = [
-        sys.executable,
-        "-c",
-        "from tap_example.tap import TapExample; TapExample.cli()",
-        "--config",
-        str(path),
-        *args,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    return run_cli(config, tmp_path, *args)
 
 
 @pytest.mark.parametrize("sandbox", ["payments", "billing", "crm"], indirect=True)
