@@ -17,6 +17,7 @@ Connections come from one pooled ``requests.Session`` per host.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import deque
@@ -91,6 +92,10 @@ class RateGate:
             self._cond.notify_all()
 
 
+#: Seconds a thread may hold the GIL while another waits for it (CPython's default is 0.005).
+GIL_SWITCH_INTERVAL = 0.0002
+
+
 class ProxyCachingSession(requests.Session):
     """A session that reads the proxy environment once per origin, not on every request.
 
@@ -120,6 +125,12 @@ class TapConcurrency:
 
     def __init__(self, max_concurrency: int) -> None:
         self.max_concurrency = max(1, max_concurrency)
+        if self.max_concurrency > 1:
+            # The threads that fetch ahead need the GIL only briefly (to read an answer), but
+            # with CPython's default 5 ms switch interval they wait behind the record loop that
+            # holds it, and the page the loop needs next is late. A shorter interval costs
+            # nothing while no other thread wants the GIL.
+            sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL))
         self.gate = RateGate(self.max_concurrency)
         self._lock = threading.Lock()
         self._sessions: dict[str, requests.Session] = {}
