@@ -101,6 +101,8 @@ class Definition:
     resources: tuple[Resource, ...]
     #: Placeholders left unfilled because their setting is not set (discovery needs none).
     unfilled: tuple[str, ...] = ()
+    #: Settings the definition's ``${name}`` placeholders name (credentials, account ids, ...).
+    settings_used: tuple[str, ...] = ()
 
     def require_settings(self) -> None:
         """Raise for the first ``${setting}`` that a sync would need but is not set."""
@@ -206,6 +208,7 @@ def build_definition(
         auth=alternatives,
         resources=tuple(resources_),
         unfilled=tuple(fill.unfilled),
+        settings_used=tuple(placeholder_names(document)),
     )
 
 
@@ -216,15 +219,16 @@ def fill_placeholders(value: Any, settings: Mapping[str, Any], where: str, origi
 
 def missing_placeholders(value: Any, settings: Mapping[str, Any]) -> list[str]:
     """Names of ``${name}`` placeholders in ``value`` whose setting is not set."""
+    return [name for name in placeholder_names(value) if settings.get(name) in (None, "")]
+
+
+def placeholder_names(value: Any) -> list[str]:
+    """Names of the ``${name}`` placeholders anywhere in ``value``, in order, once each."""
     found: list[str] = []
 
     def walk(node: Any) -> None:
         if isinstance(node, str):
-            found.extend(
-                n
-                for n in _SETTING_PLACEHOLDER.findall(node)
-                if settings.get(n) in (None, "") and n not in found
-            )
+            found.extend(n for n in _SETTING_PLACEHOLDER.findall(node) if n not in found)
         elif isinstance(node, Mapping):
             for item in node.values():
                 walk(item)

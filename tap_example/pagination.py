@@ -199,6 +199,17 @@ class DefinitionPaginator(BaseAPIPaginator[Any]):
             )
             raise PaginationError(msg)
 
+    def _compile_total(self, spec: Mapping[str, Any]) -> None:
+        total_path = spec.get("total_path", "total")
+        self._total = compile_path(total_path) if total_path else None
+
+    def total_in(self, response: requests.Response) -> int | None:
+        """The count at ``total_path`` (pages or records, by paginator), if the body has one."""
+        if self._total is None:
+            return None
+        total = self._total(response_document(response))
+        return total if isinstance(total, int) and not isinstance(total, bool) else None
+
     def stop(self) -> None:
         """End paging after the current page (the stream knows the rest is not wanted)."""
         self._finished = True
@@ -352,8 +363,7 @@ class PageNumberPaginator(DefinitionPaginator):
         first = spec.get("page")
         super().__init__(spec, int(first) if first is not None else self.base_page)
         self.page_param: str = spec.get("page_param") or "page"
-        total_path = spec.get("total_path", "total")
-        self._total = compile_path(total_path) if total_path else None
+        self._compile_total(spec)
 
     def apply(self, request: HTTPRequest, token: Any) -> None:
         super().apply(request, token)
@@ -362,13 +372,8 @@ class PageNumberPaginator(DefinitionPaginator):
     def has_more(self, response: requests.Response) -> bool:
         if not super().has_more(response):
             return False
-        if self._total is None:
-            return True
-        total = self._total(response_document(response))
-        if isinstance(total, int) and not isinstance(total, bool):
-            pages_done = self.current_value - self.base_page + 1
-            return bool(pages_done < total)
-        return True
+        total = self.total_in(response)
+        return total is None or self.current_value - self.base_page + 1 < total
 
     def get_next(self, response: requests.Response) -> int:
         return int(self.current_value) + 1
@@ -387,8 +392,7 @@ class OffsetPaginator(DefinitionPaginator):
             msg = "offset paginator needs 'limit'"
             raise ValueError(msg)
         self.offset_param: str = spec.get("offset_param") or "offset"
-        total_path = spec.get("total_path", "total")
-        self._total = compile_path(total_path) if total_path else None
+        self._compile_total(spec)
 
     def apply(self, request: HTTPRequest, token: Any) -> None:
         super().apply(request, token)
@@ -401,11 +405,8 @@ class OffsetPaginator(DefinitionPaginator):
         maximum = self.spec.get("maximum_offset")
         if maximum is not None and next_offset >= int(maximum):
             return False
-        if self._total is not None:
-            total = self._total(response_document(response))
-            if isinstance(total, int) and not isinstance(total, bool):
-                return next_offset < total
-        return True
+        total = self.total_in(response)
+        return total is None or next_offset < total
 
     def get_next(self, response: requests.Response) -> int:
         return int(self.current_value) + int(self.limit or 0)

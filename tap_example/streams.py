@@ -244,13 +244,9 @@ class DefinitionStream(CompiledRecordPath, RESTStream[Any]):
             + f": {server_message(response)}"
         )
         if status in (401, 403):
+            given = [n for n in self.definition.settings_used if self.settings.get(n)]
             text += f" (check the credentials for the '{self.definition.name}' API"
-            text += (
-                ", and account_id)"
-                if "account_id" in json.dumps(dict(self.resource.headers))
-                or any("Account" in h for h in self.definition.headers)
-                else ")"
-            )
+            text += f": settings {', '.join(given)})" if given else ")"
         return text
 
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
