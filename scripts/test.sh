@@ -19,8 +19,8 @@ step "ruff check"
 "$VENV/bin/ruff" check .
 step "ruff format --check"
 "$VENV/bin/ruff" format --check .
-step "mypy tap_example"
-"$VENV/bin/mypy" tap_example
+step "mypy tap_example tests"
+"$VENV/bin/mypy" tap_example tests
 
 step "pytest"
 "$VENV/bin/python" -m pytest "$@"

@@ -7,6 +7,7 @@ Every failure the user can fix (a setting, a definition key, an HTTP answer) is 
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from singer_sdk.exceptions import FatalAPIError
@@ -36,6 +37,21 @@ class APIError(TapExampleError, FatalAPIError):
 
 class PaginationError(APIError):
     """Paging does not advance (a repeated link, cursor or page) or ran past its limit."""
+
+
+class AuthError(TapExampleError):
+    """Credentials were refused; the message says which API, which status and what to check."""
+
+
+class TokenRejectedError(Exception):
+    """The API answered 401 to an OAuth token: the retry policy renews it once and resends.
+
+    Control flow inside one request, never shown to the user.
+    """
+
+    def __init__(self, response: Any) -> None:
+        super().__init__(response.status_code)
+        self.response = response
 
 
 def mask_url(url: str) -> str:

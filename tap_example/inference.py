@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from singer_sdk.streams.rest import PageContext
+from typing_extensions import override
 
 from tap_example.errors import DefinitionError, TapExampleError
 from tap_example.streams import DefinitionStream, make_stream_class
@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-    from tap_example.definition import Definition, Resource
+    from tap_example.definition import Resource
+    from tap_example.engine.runtime import Runtime
 
 #: Parent records a child's sample may try before giving up on an empty child.
 MAX_PARENTS = 20
@@ -129,6 +130,7 @@ class _SampleStream(DefinitionStream):
     """A stream fetching a sample: starts at ``start_date`` (or ``initial_value``), never at a
     saved bookmark, so the sample does not depend on state."""
 
+    @override
     def get_starting_replication_key_value(self, context: Context | None) -> Any:
         return self.settings.get("start_date")
 
@@ -162,9 +164,10 @@ class _Pages:
 class SchemaSampler:
     """Infers the schemas of one discovery, fetching each sample page at most once."""
 
-    def __init__(self, tap: Tap, definition: Definition) -> None:
+    def __init__(self, tap: Tap, runtime: Runtime) -> None:
         self.tap = tap
-        self.definition = definition
+        self.runtime = runtime
+        self.definition = runtime.definition
         self._pages: dict[str, _Pages] = {}
 
     def infer(
@@ -216,12 +219,14 @@ class SchemaSampler:
         name = stream_class.resource.name
         if name not in self._pages:
             sample_class = type(stream_class.__name__, (_SampleStream, stream_class), {})
-            self._pages[name] = _Pages(self._fetch(sample_class(tap=self.tap)))
+            self._pages[name] = _Pages(
+                self._fetch(sample_class(tap=self.tap, runtime=self.runtime))
+            )
         return self._pages[name]
 
     def _fetch(self, stream: DefinitionStream) -> Iterator[Page]:
         for context in islice(self._contexts(stream), MAX_PARENTS):
-            yield context, self._request(stream, context)
+            yield context, self._sample_request(stream, context)
 
     def _contexts(self, stream: DefinitionStream) -> Iterator[Context | None]:
         """``None`` for a top-level stream; else contexts made from the parent's sample records."""
@@ -229,28 +234,19 @@ class SchemaSampler:
         if parent_class is None:
             yield None
             return
-        parent = parent_class(tap=self.tap)
+        parent = parent_class(tap=self.tap, runtime=self.runtime)
         parent.child_streams = [stream]
         for parent_context, records in self._pages_of(parent_class):
             for record in records:
-                processed = parent.post_process(dict(record), parent_context)
-                if processed is not None:
-                    yield parent.get_child_context(processed, parent_context)
+                shaped = parent.shape_record(dict(record), parent_context)
+                if not parent.incremental.is_older(shaped, parent_context):
+                    yield parent.get_child_context(shaped, parent_context)
 
-    def _request(self, stream: DefinitionStream, context: Context | None) -> list[dict[str, Any]]:
+    def _sample_request(
+        self, stream: DefinitionStream, context: Context | None
+    ) -> list[dict[str, Any]]:
         """One request, shaped and sent the way the stream sends its first page."""
-        self.tap.prepare_for_requests()  # type: ignore[attr-defined]
-        stream.get_new_paginator()  # the stream's page state, as at the start of a sync
-        request = stream.get_http_request(
-            page=PageContext(stream_context=context, next_page_token=None)
-        )
-        body_key = "json" if stream.payload_as_json else "data"
-        prepared = stream.build_prepared_request(
-            method=request.method,
-            url=request.url,
-            params=request.encode_params(),
-            headers=request.headers,
-            **{body_key: request.data},
-        )
-        response = stream.request_decorator(stream._request)(prepared, context)
+        self.runtime.prepare_for_requests()
+        prepared = stream.fetching.first_request(context)
+        response = stream.fetching.live_request()(prepared, context)
         return list(stream.parse_response(response))

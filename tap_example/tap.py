@@ -3,33 +3,32 @@
 from __future__ import annotations
 
 import atexit
+import graphlib
 import logging
-import re
 import sys
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any, NoReturn
 
 import click
-from singer_sdk import Stream, Tap
+from singer_sdk import Stream
 from singer_sdk import typing as th
-from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.plugin_base import SingerCommand
+from typing_extensions import override
 
 from tap_example import __version__
-from tap_example.auth import build_authenticator
 from tap_example.definition import BUILTIN_APIS, Definition, Resource, load_definition
+from tap_example.engine.runtime import DEFAULT_MAX_PAGES, DEFAULT_USER_AGENT, Runtime
+from tap_example.engine.writer import FastSingerWriter
 from tap_example.errors import ConfigError, DefinitionError, TapExampleError
 from tap_example.inference import SchemaSampler
 from tap_example.redact import redact, register_secret
 from tap_example.schemas_loader import load_stream_schema
-from tap_example.sdk_fastpath import FastSingerWriter
+from tap_example.sdk_compat import SDKTapHooks
 from tap_example.streams import DefinitionStream, make_stream_class
 from tap_example.timestamps import bookmark_string, parse_timestamp
 
 SECRET_SETTINGS = ("client_secret", "refresh_token", "api_key")
-#: Pages one partition may take before paging counts as runaway (``max_pages_per_partition``).
-DEFAULT_MAX_PAGES = 100_000
 SANDBOX_SETTINGS = (
     "base_url",
     "token_url",
@@ -44,6 +43,7 @@ SANDBOX_SETTINGS = (
 class OneLineErrorCommand(SingerCommand):
     """Ends the run on a :class:`TapExampleError` with its one-line message and exit code 1."""
 
+    @override
     def main(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().main(*args, **kwargs)
@@ -61,7 +61,7 @@ def _fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
-class TapExample(Tap):
+class TapExample(SDKTapHooks):
     """A Singer tap for any REST API described by a definition (built-in or the user's file)."""
 
     name = "tap-example"
@@ -187,19 +187,11 @@ class TapExample(Tap):
 
     # -- CLI --------------------------------------------------------------------------
     @classmethod
+    @override
     def get_singer_command(cls) -> click.Command:
         command = super().get_singer_command()
         command.__class__ = OneLineErrorCommand  # same command, with one-line error exits
         return command
-
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """The SDK's JSON-Schema check of the config, reported as one line naming the setting."""
-        try:
-            return super()._validate_config(raise_errors=raise_errors)
-        except ConfigValidationError as exc:
-            raise ConfigError(
-                "; ".join(_setting_error(e) for e in exc.errors) or str(exc)
-            ) from None
 
     # -- settings ---------------------------------------------------------------------
     @cached_property
@@ -235,39 +227,48 @@ class TapExample(Tap):
             strict=False,
         )
 
+    @cached_property
+    def runtime(self) -> Runtime:
+        """What every stream of this run shares (settings, definition, authenticator, ...)."""
+        return Runtime(self.settings, self.definition, flush_output=self._flush_output)
+
+    def _flush_output(self) -> None:
+        flush = getattr(self.message_writer, "flush", None)
+        if callable(flush):
+            flush()
+
     @property
     def page_size(self) -> int | None:
-        value = self.settings.get("page_size")
-        return int(value) if value is not None else None
+        return self.runtime.page_size
 
     @property
     def max_pages(self) -> int:
-        return int(self.settings.get("max_pages_per_partition") or DEFAULT_MAX_PAGES)
+        return self.runtime.max_pages
 
     @property
     def default_user_agent(self) -> str:
-        return f"tap-example/{__version__}"
+        return DEFAULT_USER_AGENT
 
-    @cached_property
+    @property
     def authenticator(self) -> Any:
         """One authenticator shared by every stream (one token for the whole run)."""
-        base_url = str(self.settings.get("base_url") or self.definition.base_url)
-        return build_authenticator(
-            self.definition.auth,
-            settings=self.settings,
-            base_url=base_url,
-            api_name=self.definition.name,
-            origin=self.definition.origin,
-            timeout=float(self.settings.get("request_timeout") or 60),
-        )
+        return self.runtime.authenticator
 
-    retries = 0
+    @property
+    def retries(self) -> int:
+        """Retries so far in this run, over all streams."""
+        return self.runtime.retries
+
+    def prepare_for_requests(self) -> None:
+        """Check everything a sync needs (settings, credentials) once, before the first request."""
+        self.runtime.prepare_for_requests()
 
     # -- streams ----------------------------------------------------------------------
+    @override
     def discover_streams(self) -> Sequence[Stream]:
         classes: dict[str, type[DefinitionStream]] = {}
         schemas: dict[str, dict[str, Any]] = {}
-        sampler = SchemaSampler(self, self.definition)
+        sampler = SchemaSampler(self, self.runtime)
         for resource in _parents_first(self.definition.resources):
             schema = load_stream_schema(resource, self.definition)
             if schema is None:  # a user resource without a schema file: infer from a sample
@@ -277,8 +278,9 @@ class TapExample(Tap):
             schemas[resource.name] = schema
             parent = classes.get(resource.parent) if resource.parent else None
             classes[resource.name] = make_stream_class(self.definition, resource, schema, parent)
-        return [cls(tap=self) for cls in classes.values()]
+        return [cls(tap=self, runtime=self.runtime) for cls in classes.values()]
 
+    @override
     def load_state(self, state: dict[str, Any]) -> None:
         """Bring bookmarks from an incoming state file into the fixed-width UTC form the streams
         write (see :func:`~tap_example.streams.bookmark_string`), once, so comparisons hold."""
@@ -287,21 +289,6 @@ class TapExample(Tap):
             for entry in [stream_state, *(stream_state.get("partitions") or [])]:
                 if entry.get("replication_key_value") is not None:
                     entry["replication_key_value"] = bookmark_string(entry["replication_key_value"])
-
-    def prepare_for_requests(self) -> None:
-        """Check everything a sync needs (settings, credentials) once, before the first request."""
-        if not self._ready:
-            self.definition.require_settings()
-            _ = self.authenticator  # missing credentials fail here
-            self._ready = True
-
-    _ready = False
-
-
-def _setting_error(message: str) -> str:
-    """``'x' is not one of [...] in config['api']`` -> ``setting 'api': 'x' is not one of [...]``."""
-    match = re.search(r"^(.*) in config\['([^']+)'\]$", message)
-    return f"setting '{match.group(2)}': {match.group(1)}" if match else message
 
 
 def _check_settings(settings: dict[str, Any]) -> None:
@@ -344,16 +331,35 @@ def _number(
 
 
 def _parents_first(resources: Sequence[Resource]) -> list[Resource]:
-    ordered: list[Resource] = []
-    placed: set[str] = set()
-    pending = list(resources)
-    while pending:
-        for resource in list(pending):
-            if resource.parent is None or resource.parent in placed:
-                ordered.append(resource)
-                placed.add(resource.name)
-                pending.remove(resource)
-    return ordered
+    """Resources in definition order, each parent before its children.
+
+    The loader rejects unknown parents and cycles already; ``graphlib`` checks again so that a
+    definition built some other way fails with a clear error instead of looping.
+    """
+    by_name = {resource.name: resource for resource in resources}
+    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+    for resource in resources:
+        parent = resource.parent
+        if parent is not None and parent not in by_name:
+            msg = f"resource '{resource.name}' resolves from resource {parent!r}, which is not defined"
+            raise DefinitionError(msg)
+        sorter.add(resource.name, *([parent] if parent else []))
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as exc:
+        chain = " -> ".join(str(name) for name in reversed(exc.args[1]))
+        raise DefinitionError(f"resources form a parent cycle: {chain}") from None
+    ordered: dict[str, Resource] = {}
+
+    def place(resource: Resource) -> None:
+        if resource.name not in ordered:
+            if resource.parent is not None:
+                place(by_name[resource.parent])
+            ordered[resource.name] = resource
+
+    for resource in resources:
+        place(resource)
+    return list(ordered.values())
 
 
 def _with_binding_fields(

@@ -48,8 +48,10 @@ def sandbox(request: pytest.FixtureRequest) -> Iterator[SandboxServer]:
 
 
 def run_tap(
-    config: dict[str, Any], state: dict[str, Any] | None = None, catalog: dict | None = None
-) -> list[dict]:
+    config: dict[str, Any],
+    state: dict[str, Any] | None = None,
+    catalog: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
     """Run a full sync in-process and return the Singer messages it wrote."""
     tap = TapExample(config={**FAST, **config}, state=state, catalog=catalog, validate_config=True)
     buffer = io.StringIO()
@@ -75,7 +77,7 @@ def run_cli(
     return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False, env=env)
 
 
-def record_counts(messages: list[dict]) -> Counter[str]:
+def record_counts(messages: list[dict[str, Any]]) -> Counter[str]:
     return Counter(m["stream"] for m in messages if m["type"] == "RECORD")
 
 
@@ -83,7 +85,7 @@ def server_counts(server: SandboxServer) -> Counter[str]:
     return Counter({stream: len(server.records(stream)) for stream in server.streams})
 
 
-def last_state(messages: list[dict]) -> dict[str, Any]:
+def last_state(messages: list[dict[str, Any]]) -> dict[str, Any]:
     states = [m["value"] for m in messages if m["type"] == "STATE"]
     return states[-1] if states else {}
 

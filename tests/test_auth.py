@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import pytest
 import requests
 
-from tap_example.auth import (
+from tap_example.definition import auth_specs
+from tap_example.engine.auth import (
     APIKeyAuthenticator,
-    AuthError,
     BasicAuthenticator,
     BearerAuthenticator,
     OAuth2Authenticator,
     build_authenticator,
 )
-from tap_example.errors import ConfigError
+from tap_example.errors import AuthError, ConfigError
+from tap_example.sandbox import SandboxServer
+
+if TYPE_CHECKING:
+    from singer_sdk.authenticators import APIAuthenticatorBase
 
 
 def prepared(url: str) -> requests.PreparedRequest:
     return requests.Request("GET", url).prepare()
 
 
-def oauth(server, **overrides) -> OAuth2Authenticator:
+def oauth(server: SandboxServer, **overrides: Any) -> OAuth2Authenticator:
     credentials = server.credentials
     options = {
         "api_name": server.api,
@@ -35,7 +41,9 @@ def oauth(server, **overrides) -> OAuth2Authenticator:
 
 
 @pytest.mark.parametrize("client_auth", ["body", "basic"])
-def test_client_credentials_token_is_cached_until_it_expires(sandbox, client_auth: str) -> None:
+def test_client_credentials_token_is_cached_until_it_expires(
+    sandbox: SandboxServer, client_auth: str
+) -> None:
     auth = oauth(sandbox, client_auth=client_auth)
     first = auth(prepared(f"{sandbox.base_url}/customers")).headers["Authorization"]
     second = auth(prepared(f"{sandbox.base_url}/events")).headers["Authorization"]
@@ -49,7 +57,7 @@ def test_client_credentials_token_is_cached_until_it_expires(sandbox, client_aut
     ).ok
 
 
-def test_invalidate_ignores_a_token_already_replaced(sandbox) -> None:
+def test_invalidate_ignores_a_token_already_replaced(sandbox: SandboxServer) -> None:
     auth = oauth(sandbox)
     old = auth(prepared(f"{sandbox.base_url}/x")).headers["Authorization"][7:]
     auth.invalidate(old)
@@ -58,7 +66,7 @@ def test_invalidate_ignores_a_token_already_replaced(sandbox) -> None:
     assert auth(prepared(f"{sandbox.base_url}/x")).headers["Authorization"][7:] == new
 
 
-def test_bad_client_secret_is_one_line_without_the_secret(sandbox) -> None:
+def test_bad_client_secret_is_one_line_without_the_secret(sandbox: SandboxServer) -> None:
     auth = oauth(sandbox, client_secret="not-the-secret")
     with pytest.raises(AuthError) as caught:
         auth(prepared(f"{sandbox.base_url}/customers"))
@@ -68,7 +76,7 @@ def test_bad_client_secret_is_one_line_without_the_secret(sandbox) -> None:
 
 
 @pytest.mark.parametrize("sandbox", ["crm"], indirect=True)
-def test_refresh_token_rotation_is_used_for_later_refreshes(sandbox) -> None:
+def test_refresh_token_rotation_is_used_for_later_refreshes(sandbox: SandboxServer) -> None:
     original = sandbox.credentials["refresh_token"]
     auth = oauth(sandbox)
     auth(prepared(f"{sandbox.base_url}/v1/clients"))
@@ -112,22 +120,25 @@ def test_first_complete_alternative_wins_and_missing_settings_are_named() -> Non
             "token_url": "/oauth2/token",
         },
     ]
-    common = {"base_url": "https://api.test", "api_name": "commerce", "origin": "test"}
-    chosen = build_authenticator(alternatives, settings={"api_key": "abcd"}, **common)
-    assert isinstance(chosen, BearerAuthenticator)
-    chosen = build_authenticator(
-        alternatives, settings={"client_id": "a", "client_secret": "b"}, **common
-    )
+
+    def choose(settings: dict[str, str]) -> APIAuthenticatorBase | None:
+        return build_authenticator(
+            auth_specs(alternatives),
+            settings=settings,
+            base_url="https://api.test",
+            api_name="commerce",
+            origin="test",
+        )
+
+    assert isinstance(choose({"api_key": "abcd"}), BearerAuthenticator)
+    chosen = choose({"client_id": "a", "client_secret": "b"})
     assert isinstance(chosen, OAuth2Authenticator)
     assert chosen.auth_endpoint == "https://api.test/oauth2/token"
-    overridden = build_authenticator(
-        alternatives,
-        settings={"client_id": "a", "client_secret": "b", "token_url": "http://id.test/t"},
-        **common,
-    )
+    overridden = choose({"client_id": "a", "client_secret": "b", "token_url": "http://id.test/t"})
+    assert isinstance(overridden, OAuth2Authenticator)
     assert overridden.auth_endpoint == "http://id.test/t"
     with pytest.raises(
         ConfigError,
         match="commerce: authentication needs the settings api_key or client_id, client_secret",
     ):
-        build_authenticator(alternatives, settings={}, **common)
+        choose({})

@@ -1,7 +1,14 @@
-"""The benchmark command runs end to end at a tiny size (tap-example only, no peer installs)."""
+"""The benchmark command runs end to end at a tiny size (tap-example only, no peer installs).
+
+This checks that ``benchmarks/run.py --quick`` works and prints its report, not that the
+timing or memory goals are met: those depend on the machine and belong to a full benchmark
+run. The one goal asserted here is the incremental one, a request count (functional and
+deterministic: a fixed server, a fixed bookmark, no page fetched ahead for newest-first lists).
+"""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,13 +26,18 @@ def test_the_benchmark_prints_its_tables_and_goals() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
+    lines = out.splitlines()
     assert "| extractor | wall | records/s | peak RSS |" in out
-    assert "| tap-example |" in out
-    assert "| tap-example, max_concurrency 16 |" in out
+    assert re.search(r"^\| tap-example \| [\d.]+ s \| [\d,]+ \| \d+ MB \|$", out, re.MULTILINE), out
+    assert re.search(r"^\| tap-example, max_concurrency 16 \| [\d.]+ s \|$", out, re.MULTILINE), out
     assert "| goal | measured | target | met |" in out
     # Peers are not installed in a quick run: their goals say so instead of failing.
     assert "| 1. big stream vs the floor | n/a | <= 2.5x | n/a (peer missing) |" in out
-    memory = next(line for line in out.splitlines() if line.startswith("| 3. peak RSS"))
-    assert memory.endswith("| yes |"), memory
-    incremental = next(line for line in out.splitlines() if line.startswith("| 4. incremental"))
+    # The memory goal is reported (measured and judged), whatever the verdict on this machine.
+    memory = next(line for line in lines if line.startswith("| 3. peak RSS"))
+    assert re.fullmatch(
+        r"\| 3\. peak RSS at [\d,]+ vs [\d,]+ records \| [\d.]+x \| <= 1\.2x \| (yes|NO) \|", memory
+    ), memory
+    # Incremental newest-first: a request count, so it is checked, not just printed.
+    incremental = next(line for line in lines if line.startswith("| 4. incremental"))
     assert incremental.endswith("| yes |"), incremental

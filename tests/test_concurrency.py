@@ -12,15 +12,18 @@ from typing import Any
 
 import pytest
 
-from tap_example.concurrency import PrefetchAwareRequest, RateGate, answers_of, concurrency_of
+from tap_example.engine.concurrency import PrefetchAwareRequest, RateGate
 from tap_example.sandbox import SandboxServer
+from tap_example.streams import DefinitionStream
 from tap_example.tap import TapExample
 from tests.conftest import FAST, run_tap
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
-def sync(config: dict[str, Any], state: dict | None = None) -> tuple[TapExample, list[dict]]:
+def sync(
+    config: dict[str, Any], state: dict[str, Any] | None = None
+) -> tuple[TapExample, list[dict[str, Any]]]:
     tap = TapExample(config={**FAST, **config}, state=state, validate_config=True)
     buffer = io.StringIO()
     with redirect_stdout(buffer):
@@ -28,7 +31,7 @@ def sync(config: dict[str, Any], state: dict | None = None) -> tuple[TapExample,
     return tap, [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
 
 
-def comparable(messages: list[dict]) -> list[dict]:
+def comparable(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The messages without the clock readings (extraction time, versions, start signposts)."""
     return [_without_clock(m) for m in messages]
 
@@ -45,7 +48,7 @@ def _without_clock(value: Any) -> Any:
     return value
 
 
-def assert_well_formed(messages: list[dict]) -> None:
+def assert_well_formed(messages: list[dict[str, Any]]) -> None:
     schemas: set[str] = set()
     for message in messages:
         if message["type"] == "SCHEMA":
@@ -68,7 +71,7 @@ def test_concurrent_children_write_exactly_the_sequential_output(sandbox: Sandbo
     assert_well_formed(concurrent)
     children = {"payments": "funding_sources", "billing": "customer_addresses"}[sandbox.api]
     assert any(m["type"] == "RECORD" and m["stream"] == children for m in concurrent)
-    assert concurrency_of(tap).gate.max_seen > 1  # the children really went in parallel
+    assert tap.runtime.concurrency.gate.max_seen > 1  # the children really went in parallel
 
 
 def test_requests_in_flight_never_exceed_max_concurrency() -> None:
@@ -142,7 +145,7 @@ def test_a_429_pauses_every_request_and_restarts_one_at_a_time() -> None:
 
 @pytest.mark.parametrize("sandbox", ["payments"], indirect=True)
 def test_next_pages_fetched_ahead_cost_no_extra_requests_and_are_not_kept(
-    sandbox, monkeypatch: pytest.MonkeyPatch
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each page is requested once, whether fetched ahead or not, and nothing stays behind."""
 
@@ -153,13 +156,13 @@ def test_next_pages_fetched_ahead_cost_no_extra_requests_and_are_not_kept(
     ahead_before = dict(sandbox.stats["by_path"])
     tap = TapExample(config={**FAST, **config, "max_concurrency": 4})
     held: list[int] = []
-    original = PrefetchAwareRequest._send_next_page_ahead
+    original = PrefetchAwareRequest.send_next_page_ahead
 
     def watching(self: PrefetchAwareRequest, response: Any, context: Any) -> None:
         original(self, response, context)
-        held.append(len(self.stream.__dict__.get("_pages_ahead") or []))  # memory stays flat
+        held.append(len(self.stream.run.partition.pages_ahead or []))  # memory stays flat
 
-    monkeypatch.setattr(PrefetchAwareRequest, "_send_next_page_ahead", watching)
+    monkeypatch.setattr(PrefetchAwareRequest, "send_next_page_ahead", watching)
     with redirect_stdout(io.StringIO()):
         tap.sync_all()
     assert held and max(held) == 1
@@ -167,5 +170,6 @@ def test_next_pages_fetched_ahead_cost_no_extra_requests_and_are_not_kept(
     assert {k: v for k, v in ahead.items() if v} == {k: v for k, v in sequential.items() if v}
     assert sequential["/events"] > 2  # several pages, so pages were fetched ahead
     for stream in tap.streams.values():
-        assert len(answers_of(stream)) == 0
-        assert "_pages_ahead" not in stream.__dict__
+        assert isinstance(stream, DefinitionStream)
+        assert len(stream.run.prefetched) == 0
+        assert stream.run.partition.pages_ahead is None

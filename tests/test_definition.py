@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
 
-from tap_example.definition import BUILTIN_APIS, build_definition, load_definition
+from tap_example.definition import BUILTIN_APIS, StopCondition, build_definition, load_definition
 from tap_example.errors import DefinitionError
-from tap_example.pagination import StopCondition
+
+if TYPE_CHECKING:
+    from tap_example.definition import Definition
 
 MINIMAL = {
     "client": {"base_url": "https://api.test"},
@@ -18,13 +21,13 @@ MINIMAL = {
 }
 
 
-def build(document: dict, settings: dict | None = None):
+def build(document: dict[str, Any], settings: dict[str, Any] | None = None) -> Definition:
     return build_definition(
         document, origin="my.yaml", settings=settings or {}, base_dir=None, name="t"
     )
 
 
-def with_resource(**resource) -> dict:
+def with_resource(**resource: Any) -> dict[str, Any]:
     return {
         "client": {"base_url": "https://api.test"},
         "resources": [{"name": "things", **resource}],
@@ -57,7 +60,8 @@ def test_payments_definition_matches_the_wire_contract() -> None:
     assert funding.primary_key == ("id",) and funding.write_disposition == "merge"
     assert funding.error_handler.retry_on_status_codes == (429, 500, 502, 503, 504)
     assert funding.error_handler.max_retries == 3 and funding.error_handler.backoff_factor == 2
-    stop = funding.paginator["stop_condition"]
+    assert funding.paginator is not None
+    stop = getattr(funding.paginator, "stop_condition", None)
     assert stop == StopCondition(("_links", "next"), "missing")
 
 
@@ -182,7 +186,9 @@ def test_shorthands_and_write_dispositions() -> None:
         ({"resources": ["a"]}, r"top level: 'client' is a required property"),
     ],
 )
-def test_bad_definitions_fail_with_one_line_naming_the_key(document: dict, message: str) -> None:
+def test_bad_definitions_fail_with_one_line_naming_the_key(
+    document: dict[str, Any], message: str
+) -> None:
     with pytest.raises(DefinitionError, match=message) as caught:
         build(document)
     text = str(caught.value)

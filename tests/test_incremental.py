@@ -47,7 +47,7 @@ def tap_streams(config: dict[str, Any]) -> dict[str, DefinitionStream]:
     return {name: stream for name, stream in tap.streams.items()}  # type: ignore[misc]
 
 
-def records(messages: list[dict], stream: str) -> list[dict[str, Any]]:
+def records(messages: list[dict[str, Any]], stream: str) -> list[dict[str, Any]]:
     return [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == stream]
 
 
@@ -68,10 +68,12 @@ def instant(value: Any) -> datetime:
     return parsed
 
 
-def bookmarks(state: dict[str, Any], stream: DefinitionStream) -> list[tuple[dict, datetime]]:
+def bookmarks(
+    state: dict[str, Any], stream: DefinitionStream
+) -> list[tuple[dict[str, Any], datetime]]:
     """(partition context, bookmark) pairs of a stream; ``{}`` for the stream-level one."""
     entry = state.get("bookmarks", {}).get(stream.name, {})
-    found = []
+    found: list[tuple[dict[str, Any], datetime]] = []
     if entry.get("replication_key_value") is not None:
         found.append(({}, instant(entry["replication_key_value"])))
     for partition in entry.get("partitions", []):
@@ -80,7 +82,9 @@ def bookmarks(state: dict[str, Any], stream: DefinitionStream) -> list[tuple[dic
     return found
 
 
-def bookmark_of(state: dict[str, Any], stream: DefinitionStream, record: dict) -> datetime | None:
+def bookmark_of(
+    state: dict[str, Any], stream: DefinitionStream, record: dict[str, Any]
+) -> datetime | None:
     for context, value in bookmarks(state, stream):
         if all(record.get(k) == v for k, v in context.items()):
             return value
@@ -102,7 +106,7 @@ def paths_delta(after: dict[str, Any], before: dict[str, Any]) -> dict[str, int]
 
 def run_until_failure(
     config: dict[str, Any], state: dict[str, Any] | None = None
-) -> tuple[list[dict], Exception | None]:
+) -> tuple[list[dict[str, Any]], Exception | None]:
     """Like ``run_tap``, but a failing run still returns what it wrote before failing."""
     tap = TapExample(config={**FAST, **config}, state=state, validate_config=True)
     buffer = io.StringIO()
@@ -117,8 +121,8 @@ def run_until_failure(
 
 def assert_state_claims_only_emitted(
     state: dict[str, Any],
-    emitted: list[dict],
-    reference: dict[str, list[dict]],
+    emitted: list[dict[str, Any]],
+    reference: dict[str, list[dict[str, Any]]],
     streams: dict[str, DefinitionStream],
 ) -> None:
     """Every record at or before a bookmark was emitted before that state: resuming from it
@@ -178,16 +182,17 @@ def test_second_run_emits_only_what_changed(sandbox: SandboxServer) -> None:
         # filters are asked about every parent; the others are fetched only for the parents
         # this run emitted.
         expected = new
-        parent = stream.parent_stream_type
-        every_parent = bool(
-            stream.state_partitioning_keys or stream.resource.incremental.start_param
-        )
+        incremental = stream.resource.incremental
+        assert incremental is not None, name
+        parent = stream.resource.parent  # the parent stream's name
+        assert (parent is None) == (stream.parent_stream_type is None), name
+        every_parent = bool(stream.state_partitioning_keys or incremental.start_param)
         if parent is not None and every_parent:
-            assert requests_to(stream, second_requests) == len(sandbox.records(parent.name)), name
+            assert requests_to(stream, second_requests) == len(sandbox.records(parent)), name
         if parent is not None and not every_parent:
             placeholders = [b.placeholder for b in stream.resource.bindings]
             fields = [b.field for b in stream.resource.bindings]
-            parents_now = {tuple(r[f] for f in fields) for r in records(second, parent.name)}
+            parents_now = {tuple(r[f] for f in fields) for r in records(second, parent)}
             where = {
                 record_key(stream, r): tuple(r[p] for p in placeholders)
                 for r in records(first, name)
@@ -203,15 +208,14 @@ def test_second_run_emits_only_what_changed(sandbox: SandboxServer) -> None:
 
         # Reading less: server filters and newest-first early stops need one page for the
         # few changes; a per-parent filter needs one page per parent.
-        incremental = stream.resource.incremental
-        assert incremental is not None
         if stream.state_partitioning_keys and incremental.start_param:
-            parents = len(sandbox.records(stream.parent_stream_type.name))  # type: ignore[union-attr]
+            assert parent is not None, name
+            parents = len(sandbox.records(parent))
             assert requests_to(stream, second_requests) == parents
             assert requests_to(stream, first_requests) > parents
         elif (
             parent is None
-            and not stream._lists_every_parent
+            and not stream.incremental.lists_every_parent
             and (incremental.start_param or incremental.row_order == "desc")
         ):
             assert requests_to(stream, second_requests) == 1, name
@@ -255,7 +259,11 @@ def test_start_date_bounds_the_first_run(sandbox: SandboxServer, sent_urls: list
         if stream.parent_stream_type is None or every_parent:
             assert keys(stream, emitted) == keys(stream, recent), name
         # A parent whose children need every parent lists all of itself (no server filter).
-        if incremental is not None and incremental.start_param and not stream._lists_every_parent:
+        if (
+            incremental is not None
+            and incremental.start_param
+            and not stream.incremental.lists_every_parent
+        ):
             pattern = path_pattern(stream)
             mine = [u for u in sent_urls if pattern.match(urlsplit(u).path)]
             assert mine, name
@@ -269,7 +277,7 @@ def test_newest_first_streams_read_only_the_pages_they_need(sandbox: SandboxServ
     config = {**sandbox.tap_config(), "page_size": PAGE_SIZE}
     streams = tap_streams(config)
     state: dict[str, Any] = {"bookmarks": {}}
-    served: dict[str, list[dict]] = {}
+    served: dict[str, list[dict[str, Any]]] = {}
     for name in ("customers", "events"):
         served[name] = sandbox.records(name)  # newest first
         value = served[name][25]["created"]
@@ -322,7 +330,7 @@ def test_killed_run_resumes_without_losing_a_record(
 
     process = _tap_process(_write_config(sandbox, tmp_path / "c1.json"), None)
     assert process.stdout is not None
-    killed_run: list[dict] = []
+    killed_run: list[dict[str, Any]] = []
     after_kill: list[str] = []
     seen = 0
     try:
@@ -340,6 +348,7 @@ def test_killed_run_resumes_without_losing_a_record(
         if process.poll() is None:
             process.kill()
             process.wait()
+        process.stdout.close()  # unread output of a killed run: the pipe is not closed otherwise
     assert seen >= kill_after, "the run ended before the kill"
     # What a SIGKILLed tap left in the pipe is dropped (as if the consumer died with it); on
     # SIGTERM the SDK writes a last STATE after the records it sent, so that output counts.

@@ -49,7 +49,7 @@ def table_name(stream: str) -> str:
     return name.replace(".", "_").replace("-", "_").lower()
 
 
-def run(cmd: list[str], env: dict[str, str], timeout: int) -> subprocess.CompletedProcess:
+def run(cmd: list[str], env: dict[str, str], timeout: int) -> subprocess.CompletedProcess[str]:
     try:
         proc = subprocess.run(
             cmd,
@@ -90,7 +90,7 @@ def meltano_env(tmp: Path, api: str, warehouse: Path | None = None) -> dict[str,
 
 
 @pytest.fixture(scope="module")
-def meltano(tmp_path_factory) -> str:
+def meltano(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The meltano executable, after `meltano install` of the project's plugins."""
     exe = find_meltano()
     if exe is None:
@@ -104,7 +104,7 @@ def meltano(tmp_path_factory) -> str:
 
 
 @pytest.mark.parametrize("api", APIS)
-def test_meltano_run_loads_every_sandbox_record(meltano, tmp_path, api):
+def test_meltano_run_loads_every_sandbox_record(meltano: str, tmp_path: Path, api: str) -> None:
     duckdb = pytest.importorskip("duckdb")
     try:
         from tap_example.sandbox import SandboxServer

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
 from singer_sdk.streams.rest import HTTPRequest
 
+from tap_example.definition import StopCondition, paginator_spec, parse_stop_condition
+from tap_example.engine.documents import response_document
+from tap_example.engine.paging import build_paginator
 from tap_example.errors import APIError, PaginationError
-from tap_example.pagination import (
-    StopCondition,
-    build_paginator,
-    parse_stop_condition,
-    response_document,
-)
+
+if TYPE_CHECKING:
+    from tap_example.engine.paging import DefinitionPaginator
 
 
 def response(
-    body: Any, url: str = "https://api.test/things?limit=2", headers: dict | None = None
+    body: Any, url: str = "https://api.test/things?limit=2", headers: dict[str, str] | None = None
 ) -> requests.Response:
     resp = requests.Response()
     resp.status_code = 200
@@ -82,10 +82,12 @@ def test_stop_condition_semantics() -> None:
 
 
 def walk(
-    paginator, pages: list[requests.Response], first: HTTPRequest | None = None
+    paginator: DefinitionPaginator[Any],
+    pages: list[requests.Response],
+    first: HTTPRequest | None = None,
 ) -> list[HTTPRequest]:
     """Drive a paginator the way the SDK does, recording each request it shapes."""
-    sent = []
+    sent: list[HTTPRequest] = []
     for page in pages:
         req = first or request()
         paginator.apply(req, paginator.current_value)
@@ -105,7 +107,7 @@ def test_hal_next_link_is_followed_exactly() -> None:
         "stop_condition": parse_stop_condition("_links.next is none"),
         "limit": 200,
     }
-    paginator = build_paginator(spec)
+    paginator = build_paginator(paginator_spec(spec))
     first = request()
     paginator.apply(first, paginator.current_value)
     assert first.params == {"fixed": 1, "limit": 200}
@@ -120,7 +122,9 @@ def test_hal_next_link_is_followed_exactly() -> None:
 
 
 def test_json_link_relative_and_null() -> None:
-    paginator = build_paginator({"type": "json_link", "next_url_path": "links.next"})
+    paginator = build_paginator(
+        paginator_spec({"type": "json_link", "next_url_path": "links.next"})
+    )
     paginator.advance(
         response({"links": {"next": "/things?page=2"}}, url="https://api.test/things")
     )
@@ -136,7 +140,7 @@ def test_cursor_in_query_with_has_more() -> None:
         "stop_condition": parse_stop_condition("has_more"),
         "limit": 20,
     }
-    paginator = build_paginator(spec)
+    paginator = build_paginator(paginator_spec(spec))
     paginator.advance(response({"data": [1], "has_more": True, "next": "abc"}))
     req = request()
     paginator.apply(req, paginator.current_value)
@@ -153,7 +157,7 @@ def test_cursor_in_post_body() -> None:
         "limit": 100,
         "stop_condition": parse_stop_condition("{{ 'cursor' not in response }}"),
     }
-    paginator = build_paginator(spec)
+    paginator = build_paginator(paginator_spec(spec))
     first = request(method="POST", data={"query": {"x": 1}})
     paginator.apply(first, paginator.current_value)
     assert first.data == {"query": {"x": 1}, "limit": 100} and first.params == {"fixed": 1}
@@ -167,7 +171,7 @@ def test_cursor_in_post_body() -> None:
 
 def test_page_size_setting_overrides_limit() -> None:
     paginator = build_paginator(
-        {"type": "cursor", "cursor_param": "next", "limit": 20}, page_size=7
+        paginator_spec({"type": "cursor", "cursor_param": "next", "limit": 20}), page_size=7
     )
     req = request()
     paginator.apply(req, None)
@@ -183,7 +187,7 @@ def test_page_number_stops_after_page_count() -> None:
         "limit": 50,
         "total_path": "page_count",
     }
-    paginator = build_paginator(spec)
+    paginator = build_paginator(paginator_spec(spec))
     req = request()
     paginator.apply(req, paginator.current_value)
     assert req.params == {"fixed": 1, "page_size": 50, "page": 1}
@@ -194,7 +198,9 @@ def test_page_number_stops_after_page_count() -> None:
 
 
 def test_page_number_without_total_runs_until_empty_page_or_maximum() -> None:
-    paginator = build_paginator({"type": "page_number", "total_path": None, "maximum_page": 3})
+    paginator = build_paginator(
+        paginator_spec({"type": "page_number", "total_path": None, "maximum_page": 3})
+    )
     for _ in range(5):
         if paginator.finished:
             break
@@ -203,7 +209,9 @@ def test_page_number_without_total_runs_until_empty_page_or_maximum() -> None:
 
 
 def test_offset_stops_at_total() -> None:
-    paginator = build_paginator({"type": "offset", "limit": 10, "total_path": "total"})
+    paginator = build_paginator(
+        paginator_spec({"type": "offset", "limit": 10, "total_path": "total"})
+    )
     req = request()
     paginator.apply(req, paginator.current_value)
     assert req.params == {"fixed": 1, "limit": 10, "offset": 0}
@@ -215,7 +223,7 @@ def test_offset_stops_at_total() -> None:
 
 
 def test_header_link() -> None:
-    paginator = build_paginator({"type": "header_link"})
+    paginator = build_paginator(paginator_spec({"type": "header_link"}))
     link = (
         '<https://api.test/things?page=2>; rel="next", <https://api.test/things?page=9>; rel="last"'
     )
@@ -228,7 +236,7 @@ def test_header_link() -> None:
 
 
 def test_repeated_token_is_a_clear_error() -> None:
-    paginator = build_paginator({"type": "cursor", "cursor_param": "cursor"})
+    paginator = build_paginator(paginator_spec({"type": "cursor", "cursor_param": "cursor"}))
     paginator.advance(response({"cursor": "same"}))
     with pytest.raises(PaginationError, match="paging does not advance"):
         paginator.advance(response({"cursor": "same"}))

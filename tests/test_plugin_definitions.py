@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -12,10 +13,11 @@ ROOT = Path(__file__).resolve().parent.parent
 TAP_SETTINGS = set(TapExample.config_jsonschema["properties"])
 
 
-def extractor(path: Path) -> dict:
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+def extractor(path: Path) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
     if "plugins" in document:
-        return next(p for p in document["plugins"]["extractors"] if p["name"] == "tap-example")
+        plugins: list[dict[str, Any]] = document["plugins"]["extractors"]
+        return next(p for p in plugins if p["name"] == "tap-example")
     return document
 
 

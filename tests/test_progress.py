@@ -6,7 +6,8 @@ import logging
 
 import pytest
 
-from tap_example.progress import StreamProgress
+from tap_example.engine.progress import StreamProgress
+from tap_example.sandbox import SandboxServer
 from tests.conftest import run_tap
 
 
@@ -34,7 +35,9 @@ def test_quiet_between_intervals(caplog: pytest.LogCaptureFixture) -> None:
 
 
 @pytest.mark.parametrize("sandbox", [{"api": "payments"}], indirect=True)
-def test_a_run_ends_with_one_summary_per_stream(sandbox, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_run_ends_with_one_summary_per_stream(
+    sandbox: SandboxServer, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO)
     sandbox.inject(503)
     run_tap(sandbox.tap_config())

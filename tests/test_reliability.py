@@ -25,11 +25,12 @@ from typing import Any
 import pytest
 import requests
 
-from tap_example.definition import load_definition
+from tap_example.definition import load_definition, paginator_spec
+from tap_example.engine.paging import build_paginator
+from tap_example.engine.retry import retry_after_seconds
 from tap_example.errors import APIError, PaginationError, TapExampleError
-from tap_example.pagination import build_paginator
 from tap_example.sandbox import API_NAMES, SandboxServer
-from tap_example.streams import DefinitionStream, retry_after_seconds
+from tap_example.streams import DefinitionStream
 from tap_example.tap import TapExample
 from tap_example.timestamps import parse_timestamp
 from tests.conftest import run_cli
@@ -339,7 +340,8 @@ def _cli(config: dict[str, Any], tmp_path: Path, env: dict[str, str] | None = No
     return run_cli(config, tmp_path, env=env)
 
 
-BAD_CREDENTIALS = {
+#: case: (setting overrides, fault to inject, the status the error names)
+BAD_CREDENTIALS: dict[str, tuple[dict[str, str | None], str | None, str]] = {
     "payments": ({"client_secret": "wrong-client-secret"}, None, "401"),
     "billing": ({"api_key": "wrong-api-key-value"}, None, "401"),
     "crm": ({"refresh_token": "wrong-refresh-token"}, None, "401"),
@@ -426,7 +428,7 @@ def _page(url: str, body: dict[str, Any]) -> requests.Response:
 def test_a_repeated_or_cycling_cursor_stops_before_the_next_request(
     cursors: list[str], message: str
 ) -> None:
-    paginator = build_paginator({"type": "cursor", "cursor_param": "cursor"})
+    paginator = build_paginator(paginator_spec({"type": "cursor", "cursor_param": "cursor"}))
     with pytest.raises(PaginationError, match=re.escape(message)):
         for index, cursor in enumerate(cursors):
             paginator.advance(_page(f"https://api.example.com/x?n={index}", {"cursor": cursor}))
@@ -434,7 +436,7 @@ def test_a_repeated_or_cycling_cursor_stops_before_the_next_request(
 
 
 def test_a_page_of_records_seen_before_is_refused() -> None:
-    paginator = build_paginator({"type": "page_number", "total_path": None})
+    paginator = build_paginator(paginator_spec({"type": "page_number", "total_path": None}))
     first = _page("https://api.example.com/x?page=0", {})
     paginator.check_page_is_new(first, [{"id": 1}, {"id": 2}])
     paginator.check_page_is_new(first, [])  # an empty page is never "the same page"
@@ -446,7 +448,9 @@ def test_a_page_of_records_seen_before_is_refused() -> None:
 
 
 def test_maximum_page_in_a_definition_stops_quietly_before_the_page_limit() -> None:
-    paginator = build_paginator({"type": "page_number", "total_path": None, "maximum_page": 2})
+    paginator = build_paginator(
+        paginator_spec({"type": "page_number", "total_path": None, "maximum_page": 2})
+    )
     paginator.max_pages = 2
     for page in range(2):
         paginator.advance(_page(f"https://api.example.com/x?page={page}", {}))
@@ -475,7 +479,9 @@ def test_the_page_limit_has_a_generous_default() -> None:
 
 
 @pytest.mark.parametrize("sandbox", ["payments"], indirect=True)
-def test_a_body_that_stays_non_json_is_an_error_naming_stream_and_url(sandbox) -> None:
+def test_a_body_that_stays_non_json_is_an_error_naming_stream_and_url(
+    sandbox: SandboxServer,
+) -> None:
     sandbox.inject("nonjson", "nonjson")
     run = sync({**sandbox.tap_config(), **FAST, "max_retries": 1})
     assert isinstance(run.error, APIError)
@@ -517,7 +523,9 @@ def test_a_page_without_the_data_selector_path_is_a_warning(sandbox: SandboxServ
 
 
 @pytest.mark.parametrize("sandbox", ["crm"], indirect=True)
-def test_a_record_that_is_not_an_object_is_an_error_before_its_page_is_emitted(sandbox) -> None:
+def test_a_record_that_is_not_an_object_is_an_error_before_its_page_is_emitted(
+    sandbox: SandboxServer,
+) -> None:
     sandbox.inject("pass", "bad-record")  # the second page of clients
     run = sync({**sandbox.tap_config(), **FAST})
     assert isinstance(run.error, APIError)
@@ -544,7 +552,11 @@ def test_bad_responses_end_the_cli_with_one_line_and_no_traceback(
 # --------------------------------------------------------------------------- state after a failure
 
 
-def _bookmark_values(state: dict[str, Any]) -> Iterator[tuple[str, tuple, Any]]:
+#: A partition's context as sorted (key, value) pairs; ``()`` for the stream itself.
+Partition = tuple[tuple[str, Any], ...]
+
+
+def _bookmark_values(state: dict[str, Any]) -> Iterator[tuple[str, Partition, Any]]:
     """(stream, partition context items, replication value) of every bookmark in a state."""
     for stream, bookmark in (state.get("bookmarks") or {}).items():
         entries = [
@@ -560,7 +572,7 @@ def _bookmark_values(state: dict[str, Any]) -> Iterator[tuple[str, tuple, Any]]:
 
 def assert_state_never_ahead(run: Run) -> int:
     """Walk the messages in order: every STATE covers only records already emitted."""
-    newest: dict[tuple[str, tuple], datetime] = {}
+    newest: dict[tuple[str, Partition], datetime] = {}
     replication_keys: dict[str, str | None] = {}
     checked = 0
     for message in run.messages:
@@ -582,14 +594,14 @@ def assert_state_never_ahead(run: Run) -> int:
                 assert emitted is not None, (
                     f"{stream} {partition}: bookmark {value} before any record"
                 )
-                assert parse_timestamp(value) <= emitted, (
-                    f"{stream} {partition}: {value} > {emitted}"
-                )
+                bookmark = parse_timestamp(value)
+                assert bookmark is not None, f"{stream} {partition}: {value!r} is not a timestamp"
+                assert bookmark <= emitted, f"{stream} {partition}: {value} > {emitted}"
                 checked += 1
     return checked
 
 
-def _partition_scopes(stream: str, record: dict[str, Any]) -> list[tuple[str, tuple]]:
+def _partition_scopes(stream: str, record: dict[str, Any]) -> list[tuple[str, Partition]]:
     bindings = {"audit_trial": "study_id"}  # the per-parent bookmarks among the built-in APIs
     field_name = bindings.get(stream)
     return [(stream, ((field_name, record[field_name]),))] if field_name in record else []

@@ -8,8 +8,9 @@ from email.utils import format_datetime
 import pytest
 import requests
 
+from tap_example.engine.retry import MAX_RETRY_AFTER, retry_after_seconds
 from tap_example.errors import mask_url
-from tap_example.streams import MAX_RETRY_AFTER, retry_after_seconds
+from tap_example.sandbox import SandboxServer
 from tap_example.timestamps import parse_timestamp, to_utc_string
 
 
@@ -32,12 +33,14 @@ def test_retry_after_seconds_and_dates() -> None:
     assert 25 <= (retry_after_seconds(answer(future)) or 0) <= 30
 
 
-def test_wait_generator_is_exponential_unless_retry_after(sandbox) -> None:
+def test_wait_generator_is_exponential_unless_retry_after(sandbox: SandboxServer) -> None:
+    from tap_example.streams import DefinitionStream
     from tap_example.tap import TapExample
     from tests.conftest import FAST
 
     tap = TapExample(config={**sandbox.tap_config(), **FAST, "backoff_factor": 2})
     stream = tap.streams["customers"]
+    assert isinstance(stream, DefinitionStream)
     waits = stream.backoff_wait_generator()
     waits.send(None)
     error = type("E", (Exception,), {})()
@@ -77,5 +80,7 @@ def test_timestamps_are_normalised_to_utc(value: str, expected: str) -> None:
 
 
 def test_timestamps_compare_across_fraction_formats() -> None:
-    assert parse_timestamp("2024-05-01T12:34:56.5Z") > parse_timestamp("2024-05-01T12:34:56Z")
+    later = parse_timestamp("2024-05-01T12:34:56.5Z")
+    earlier = parse_timestamp("2024-05-01T12:34:56Z")
+    assert later is not None and earlier is not None and later > earlier
     assert parse_timestamp("2024-05-01T12:34:56.123456789Z") is not None

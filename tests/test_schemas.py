@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from importlib.resources import files
+from typing import Any
 
 import jsonschema
 import pytest
@@ -118,13 +119,16 @@ NESTED_FIELDS = [
 STREAMS = [(api, stream) for api, streams in EXPECTED_FIELDS.items() for stream in streams]
 
 
-def _types(prop: dict) -> set[str]:
+def _types(prop: dict[str, Any]) -> set[str]:
     kind = prop.get("type", [])
     return {kind} if isinstance(kind, str) else set(kind)
 
 
-def load_schema(api: str, stream: str) -> dict:
-    return json.loads(files("tap_example.schemas").joinpath(api, f"{stream}.json").read_text())
+def load_schema(api: str, stream: str) -> dict[str, Any]:
+    # One name per joinpath: Python 3.10's Traversable.joinpath takes a single child.
+    text = files("tap_example.schemas").joinpath(api).joinpath(f"{stream}.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
 def test_every_schema_file_is_expected() -> None:
@@ -132,7 +136,7 @@ def test_every_schema_file_is_expected() -> None:
     for api, streams in EXPECTED_FIELDS.items():
         found = {p.name[:-5] for p in root.joinpath(api).iterdir() if p.name.endswith(".json")}
         assert found == set(streams), api
-        assert root.joinpath(api, "__init__.py").is_file()
+        assert root.joinpath(api).joinpath("__init__.py").is_file()
 
 
 @pytest.mark.parametrize(("api", "stream"), STREAMS)

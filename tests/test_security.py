@@ -17,8 +17,9 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 import requests
+from singer_sdk.streams import RESTStream
 
-from tap_example.auth import APIKeyAuthenticator, BearerAuthenticator
+from tap_example.engine.auth import APIKeyAuthenticator, BearerAuthenticator
 from tap_example.errors import ConfigError, mask_url
 from tap_example.redact import register_secret
 from tap_example.sandbox import SandboxServer
@@ -208,7 +209,9 @@ def foreign_host() -> Iterator[tuple[str, list[tuple[str, dict[str, str]]]]]:
         server.server_close()
 
 
-def test_a_next_link_to_another_host_is_followed_without_credentials(foreign_host) -> None:
+def test_a_next_link_to_another_host_is_followed_without_credentials(
+    foreign_host: tuple[str, list[tuple[str, dict[str, str]]]],
+) -> None:
     origin, seen = foreign_host
     with SandboxServer(api="payments", link_origin=origin) as server:
         run = sync({**server.tap_config(), **FAST})
@@ -260,6 +263,7 @@ def test_tls_verification_cannot_be_turned_off() -> None:
     names = " ".join(tap.config_jsonschema["properties"])
     assert not re.search(r"verify|insecure|ssl|tls|cert", names, re.IGNORECASE)
     stream = tap.streams["customers"]
+    assert isinstance(stream, RESTStream)
     assert stream.requests_session.verify is True
     for source in (ROOT / "tap_example").rglob("*.py"):
         text = source.read_text(encoding="utf-8")
@@ -314,7 +318,7 @@ def test_bad_settings_in_the_cli_are_one_line_without_traceback(tmp_path: Path) 
 
 
 @pytest.mark.parametrize("sandbox", ["billing"], indirect=True)
-def test_a_run_with_secrets_still_delivers_everything(sandbox) -> None:
+def test_a_run_with_secrets_still_delivers_everything(sandbox: SandboxServer) -> None:
     """The redaction does not touch the data itself."""
     run = sync({**sandbox.tap_config(), **FAST})
     assert run.error is None

@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -60,7 +61,7 @@ def singer_messages() -> list[str]:
         "type": "object",
         "properties": {"kind": {"type": ["string", "null"]}, "ref": {"type": ["string", "null"]}},
     }
-    msgs: list[dict] = [
+    msgs: list[dict[str, Any]] = [
         {"type": "SCHEMA", "stream": "charges", "key_properties": ["id"], "schema": charges_schema}
     ]
     msgs += [{"type": "RECORD", "stream": "charges", "record": r} for r in CHARGES]
@@ -72,7 +73,7 @@ def singer_messages() -> list[str]:
     return [json.dumps(m) + "\n" for m in msgs]
 
 
-def target_config(db: Path, batch_size_rows: int = 3) -> dict:
+def target_config(db: Path, batch_size_rows: int = 3) -> dict[str, Any]:
     return {
         "filepath": str(db),
         "default_target_schema": "demo",
@@ -82,7 +83,7 @@ def target_config(db: Path, batch_size_rows: int = 3) -> dict:
     }
 
 
-def read_back(db: Path) -> dict[str, list[tuple]]:
+def read_back(db: Path) -> dict[str, list[tuple[Any, ...]]]:
     con = duckdb.connect(str(db), read_only=True)
     try:
         return {
@@ -95,7 +96,7 @@ def read_back(db: Path) -> dict[str, list[tuple]]:
         con.close()
 
 
-def expected_rows() -> dict[str, list[tuple]]:
+def expected_rows() -> dict[str, list[tuple[Any, ...]]]:
     return {
         "charges": [
             (
@@ -114,8 +115,12 @@ def expected_rows() -> dict[str, list[tuple]]:
 # --------------------------------------------------------------------------- in-process
 
 
+#: (target_duckdb, its DbSync class, target_duckdb_lossless); target_duckdb ships no type hints.
+TargetModules = tuple[ModuleType, Any, ModuleType]
+
+
 @pytest.fixture
-def target_modules(monkeypatch):
+def target_modules(monkeypatch: pytest.MonkeyPatch) -> TargetModules:
     """(target_duckdb, DbSync, target_duckdb_lossless), with DbSync restored afterwards."""
     try:
         import target_duckdb
@@ -135,7 +140,7 @@ def target_modules(monkeypatch):
     return target_duckdb, DbSync, target_duckdb_lossless
 
 
-def run_in_process(target_duckdb, db: Path, batch_size_rows: int = 3) -> None:
+def run_in_process(target_duckdb: ModuleType, db: Path, batch_size_rows: int = 3) -> None:
     config = target_config(db, batch_size_rows)
     con = target_duckdb.duckdb_connect(config)
     try:
@@ -144,7 +149,7 @@ def run_in_process(target_duckdb, db: Path, batch_size_rows: int = 3) -> None:
         con.close()
 
 
-def test_patched_loader_keeps_every_record(target_modules, tmp_path):
+def test_patched_loader_keeps_every_record(target_modules: TargetModules, tmp_path: Path) -> None:
     target_duckdb, _, lossless = target_modules
     lossless.apply_patch()
     assert lossless.is_patched()
@@ -156,7 +161,9 @@ def test_patched_loader_keeps_every_record(target_modules, tmp_path):
 
 
 @pytest.mark.parametrize("batch_size_rows", [1, 2, 100_000])
-def test_patched_loader_counts_for_any_batch_size(target_modules, tmp_path, batch_size_rows):
+def test_patched_loader_counts_for_any_batch_size(
+    target_modules: TargetModules, tmp_path: Path, batch_size_rows: int
+) -> None:
     target_duckdb, _, lossless = target_modules
     lossless.apply_patch()
 
@@ -168,7 +175,7 @@ def test_patched_loader_counts_for_any_batch_size(target_modules, tmp_path, batc
     assert len(rows["events"]) == len(EVENTS)
 
 
-def test_apply_patch_is_idempotent(target_modules):
+def test_apply_patch_is_idempotent(target_modules: TargetModules) -> None:
     _, db_sync_cls, lossless = target_modules
     lossless.apply_patch()
     patched = db_sync_cls.load_rows
@@ -177,7 +184,7 @@ def test_apply_patch_is_idempotent(target_modules):
     assert lossless.is_patched()
 
 
-def test_unpatched_loader_shows_the_defect(target_modules, tmp_path):
+def test_unpatched_loader_shows_the_defect(target_modules: TargetModules, tmp_path: Path) -> None:
     """Documents why the patch exists: target-duckdb 0.8.0 as released loses rows."""
     target_duckdb, _, lossless = target_modules
     assert not lossless.is_patched()
@@ -193,7 +200,7 @@ def test_unpatched_loader_shows_the_defect(target_modules, tmp_path):
     assert lost_events == 2
 
 
-def test_copy_statement_is_explicit():
+def test_copy_statement_is_explicit() -> None:
     sys.path.insert(0, str(PLUGIN_DIR))
     try:
         from target_duckdb_lossless import copy_statement
@@ -221,7 +228,7 @@ def find_console_script() -> str | None:
     return shutil.which("target-duckdb-lossless")
 
 
-def test_console_script_keeps_every_record(tmp_path):
+def test_console_script_keeps_every_record(tmp_path: Path) -> None:
     exe = find_console_script()
     if exe is None:
         pytest.skip(

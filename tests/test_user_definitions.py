@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,7 @@ def lab() -> Iterator[SandboxServer]:
         yield server
 
 
-def lab_config(server: SandboxServer, definition: Path, realm: str = "oauth-cc") -> dict:
+def lab_config(server: SandboxServer, definition: Path, realm: str = "oauth-cc") -> dict[str, Any]:
     config = server.tap_config()
     return {**config, "base_url": f"{server.base_url}/{realm}", "api_file": str(definition)}
 
@@ -81,15 +82,15 @@ def with_auth(tmp_path: Path, realm: str) -> Path:
     return path
 
 
-def records_by_stream(messages: list[dict]) -> dict[str, list[dict]]:
-    found: dict[str, list[dict]] = {}
+def records_by_stream(messages: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
     for message in messages:
         if message["type"] == "RECORD":
             found.setdefault(message["stream"], []).append(message["record"])
     return found
 
 
-def expected_records(server: SandboxServer) -> dict[str, list[dict]]:
+def expected_records(server: SandboxServer) -> dict[str, list[dict[str, Any]]]:
     """What the tap must emit: the sandbox's records plus the parent fields it adds."""
     fake: Any = server.fake_api
     expected = {
@@ -113,7 +114,7 @@ def expected_records(server: SandboxServer) -> dict[str, list[dict]]:
     return expected
 
 
-def canonical(rows: list[dict]) -> list[str]:
+def canonical(rows: list[dict[str, Any]]) -> list[str]:
     return sorted(json.dumps(row, sort_keys=True) for row in rows)
 
 
@@ -147,7 +148,7 @@ def test_every_paginator_and_auth_type_extracts_exactly_the_lab_records(
 def test_api_key_in_query_is_re_added_to_next_links_that_lack_it(lab: SandboxServer) -> None:
     # The sandbox's next links leave the key out, and refuse requests without it ...
     first = requests.get(
-        f"{lab.base_url}/key-query/events", params={"limit": 10, "api_key": API_KEY}, timeout=10
+        f"{lab.base_url}/key-query/events", params={"limit": "10", "api_key": API_KEY}, timeout=10
     ).json()
     next_link = first["links"]["next"]
     assert "api_key" not in next_link
@@ -156,7 +157,7 @@ def test_api_key_in_query_is_re_added_to_next_links_that_lack_it(lab: SandboxSer
     # header links (comments) as well as body links (events).
     comments = requests.get(
         f"{lab.base_url}/key-query/projects/101/tasks/tsk_101_2/comments",
-        params={"limit": 1, "api_key": API_KEY},
+        params={"limit": "1", "api_key": API_KEY},
         timeout=10,
     )
     assert "api_key" not in comments.links["next"]["url"]
@@ -178,15 +179,21 @@ def test_grandchildren_carry_their_own_and_the_grandparents_values(
     assert all(m["_projects_name"] == names[m["project_id"]] for m in members)
 
 
+def instant(value: Any) -> datetime:
+    parsed = parse_timestamp(value)
+    assert parsed is not None, f"not a timestamp: {value!r}"
+    return parsed
+
+
 def test_incremental_start_param_filters_on_the_server(lab: SandboxServer, tmp_path: Path) -> None:
     config = lab_config(lab, with_auth(tmp_path, "key-header"), "key-header")
     first = run_tap(config)
-    bookmark = parse_timestamp(last_state(first)["bookmarks"]["events"]["replication_key_value"])
-    assert bookmark == max(parse_timestamp(e["occurred_at"]) for e in lab.records("events"))
+    bookmark = instant(last_state(first)["bookmarks"]["events"]["replication_key_value"])
+    assert bookmark == max(instant(e["occurred_at"]) for e in lab.records("events"))
     lab.mutate(3)  # three new events, all later than anything served before
     requests_before = lab.stats["by_path"]["/key-header/events"]
     second = run_tap(config, state=last_state(first))
-    newer = [e for e in lab.records("events") if parse_timestamp(e["occurred_at"]) >= bookmark]
+    newer = [e for e in lab.records("events") if instant(e["occurred_at"]) >= bookmark]
     assert len(newer) == 4  # the bookmarked event (the filter is inclusive) and the new three
     assert canonical(records_by_stream(second)["events"]) == canonical(newer)
     # The schema sample, then one page: the server filtered by `since`, so the tap did not
@@ -197,7 +204,7 @@ def test_incremental_start_param_filters_on_the_server(lab: SandboxServer, tmp_p
 # --------------------------------------------------------------------------- inference
 
 
-def discovered_schemas(config: dict) -> dict[str, dict]:
+def discovered_schemas(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     tap = TapExample(config={**FAST, **config}, validate_config=True)
     return {name: stream.schema for name, stream in tap.streams.items()}
 
@@ -296,14 +303,15 @@ BASE = {
 }
 
 
-def mutated(change: Any) -> dict:
-    document = json.loads(json.dumps(BASE))
+def mutated(change: Callable[[dict[str, Any]], object]) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(json.dumps(BASE))
     change(document)
     return document
 
 
-def _kids_endpoint(document: dict) -> dict:
-    return document["resources"][1]["endpoint"]
+def _kids_endpoint(document: dict[str, Any]) -> dict[str, Any]:
+    endpoint: dict[str, Any] = document["resources"][1]["endpoint"]
+    return endpoint
 
 
 BAD_DEFINITIONS = [
@@ -401,7 +409,10 @@ BAD_DEFINITIONS = [
 
 @pytest.mark.parametrize(("change", "message"), BAD_DEFINITIONS)
 def test_bad_definition_ends_the_run_with_one_line_before_any_request(
-    lab: SandboxServer, tmp_path: Path, change: Any, message: str
+    lab: SandboxServer,
+    tmp_path: Path,
+    change: Callable[[dict[str, Any]], object],
+    message: str,
 ) -> None:
     definition = tmp_path / "bad.yaml"
     definition.write_text(yaml.safe_dump(mutated(change)))

@@ -62,31 +62,25 @@ def _unauthorized(message: str) -> Response:
     return Response.error(401, message, {"WWW-Authenticate": 'Bearer realm="lab"'})
 
 
+#: The lab's streams and their sizes (child streams: the most records per parent; tasks and
+#: members have at least one).
+SIZES = {
+    "projects": 12,
+    "tasks": 3,
+    "comments": 3,
+    "members": 3,
+    "events": 40,
+    "users": 25,
+    "audit_logs": 23,
+    "exports": 8,
+    "workspace": 1,
+}
+
+
 class LabApi(FakeApi):
     name = "lab"
-    streams = (
-        "projects",
-        "tasks",
-        "comments",
-        "members",
-        "events",
-        "users",
-        "audit_logs",
-        "exports",
-        "workspace",
-    )
-    #: Child streams: the most records per parent (tasks, members: at least one).
-    default_sizes = {
-        "projects": 12,
-        "tasks": 3,
-        "comments": 3,
-        "members": 3,
-        "events": 40,
-        "users": 25,
-        "audit_logs": 23,
-        "exports": 8,
-        "workspace": 1,
-    }
+    streams = tuple(SIZES)
+    default_sizes = SIZES
     default_page_size = 10
     auth = AuthScheme("client_credentials", grant_path=None)  # realms decide, see authorize()
     foreign_host = True
@@ -107,7 +101,7 @@ class LabApi(FakeApi):
             rows = []
             for _ in range(fake.rng.randrange(self.sizes["comments"] + 1)):
                 serial += 1
-                rows.append(self._comment(fake, serial))
+                rows.append(_comment(fake, serial))
             self.comments[task["id"]] = rows
         self.client_credentials = TokenAuthority(
             "lab",
@@ -130,11 +124,11 @@ class LabApi(FakeApi):
 
     def factories(self) -> dict[str, Factory]:
         return {
-            "projects": self._project,
-            "events": self._event,
-            "users": self._user,
-            "audit_logs": self._audit,
-            "exports": self._export,
+            "projects": _project,
+            "events": _event,
+            "users": _user,
+            "audit_logs": _audit,
+            "exports": _export,
         }
 
     def build_extras(self, fake: Fake) -> None:
@@ -152,7 +146,7 @@ class LabApi(FakeApi):
     ) -> list[Record]:
         count = 1 + fake.rng.randrange(self.sizes[child])
         if child == "tasks":
-            return [self._task(fake, window, parent["id"], n) for n in range(1, count + 1)]
+            return [_task(fake, window, parent["id"], n) for n in range(1, count + 1)]
         return [
             {
                 "user_id": 5000 + fake.rng.randrange(1, 200) * 10 + n,
@@ -166,66 +160,6 @@ class LabApi(FakeApi):
         if stream == "comments":
             return [row for task in self.records_ref("tasks") for row in self.comments[task["id"]]]
         return super().records_ref(stream)
-
-    def _project(self, fake: Fake, window: Window, seq: int) -> Record:
-        created = fake.moment(window)
-        day = format_timestamp(created)[:10]
-        return {
-            "id": 100 + seq,
-            "name": f"{fake.company()} project {seq}",
-            "owner": {"id": fake.rng.randrange(1, 500), "email": f"owner{seq}@example.com"},
-            "tags": [fake.pick(("alpha", "beta", "ops", "web")) for _ in range(seq % 3)],
-            "budget": fake.maybe(round(fake.rng.uniform(100, 9000), 2), 0.25),
-            "archived": fake.chance(0.2),
-            "created_at": fake.stamp(created),
-            "due_on": fake.maybe(day, 0.3),
-        }
-
-    def _task(self, fake: Fake, window: Window, project_id: int, n: int) -> Record:
-        return {
-            "id": f"tsk_{project_id}_{n}",
-            "title": f"Task {n} of {project_id}",
-            "done": fake.chance(0.5),
-            "estimate_hours": fake.maybe(fake.rng.randrange(1, 40), 0.3),
-            "updated_at": fake.timestamp(window),
-        }
-
-    def _comment(self, fake: Fake, serial: int) -> Record:
-        first = fake.first_name()
-        return {
-            "id": 90_000 + serial,
-            "body": f"Comment {serial} by {first}",
-            "author": first,
-            "posted_at": fake.timestamp(Window(1_704_067_200, 1_735_675_199)),
-        }
-
-    def _event(self, fake: Fake, window: Window, seq: int) -> Record:
-        return {
-            "id": f"evt_{seq:05d}",
-            "type": fake.pick(EVENT_TYPES),
-            "occurred_at": fake.timestamp(window),
-            "payload": {"amount": round(fake.rng.uniform(1, 500), 2), "currency": fake.currency()},
-        }
-
-    def _user(self, fake: Fake, window: Window, seq: int) -> Record:
-        first, last = fake.first_name(), fake.last_name()
-        return {
-            "id": 7000 + seq,
-            "email": fake.email(first, last),
-            "active": fake.chance(0.8),
-            "last_login_at": fake.maybe(fake.timestamp(window), 0.3),
-        }
-
-    def _audit(self, fake: Fake, window: Window, seq: int) -> Record:
-        return {
-            "id": 3000 + seq,
-            "action": fake.pick(ACTIONS),
-            "actor": fake.first_name(),
-            "at": fake.timestamp(window),
-        }
-
-    def _export(self, fake: Fake, window: Window, seq: int) -> Record:
-        return {"id": seq, "file": f"export-{seq:03d}.csv", "rows": fake.rng.randrange(10, 9999)}
 
     # -- auth --------------------------------------------------------------------------------
 
@@ -431,6 +365,76 @@ class LabApi(FakeApi):
 
     def _workspace(self, request: Request, params: Mapping[str, str]) -> Response:
         return Response.json(200, {"data": self.tables["workspace"][0]})
+
+
+# -- records ---------------------------------------------------------------------------------
+
+
+def _project(fake: Fake, window: Window, seq: int) -> Record:
+    created = fake.moment(window)
+    day = format_timestamp(created)[:10]
+    return {
+        "id": 100 + seq,
+        "name": f"{fake.company()} project {seq}",
+        "owner": {"id": fake.rng.randrange(1, 500), "email": f"owner{seq}@example.com"},
+        "tags": [fake.pick(("alpha", "beta", "ops", "web")) for _ in range(seq % 3)],
+        "budget": fake.maybe(round(fake.rng.uniform(100, 9000), 2), 0.25),
+        "archived": fake.chance(0.2),
+        "created_at": fake.stamp(created),
+        "due_on": fake.maybe(day, 0.3),
+    }
+
+
+def _task(fake: Fake, window: Window, project_id: int, n: int) -> Record:
+    return {
+        "id": f"tsk_{project_id}_{n}",
+        "title": f"Task {n} of {project_id}",
+        "done": fake.chance(0.5),
+        "estimate_hours": fake.maybe(fake.rng.randrange(1, 40), 0.3),
+        "updated_at": fake.timestamp(window),
+    }
+
+
+def _comment(fake: Fake, serial: int) -> Record:
+    first = fake.first_name()
+    return {
+        "id": 90_000 + serial,
+        "body": f"Comment {serial} by {first}",
+        "author": first,
+        "posted_at": fake.timestamp(Window(1_704_067_200, 1_735_675_199)),
+    }
+
+
+def _event(fake: Fake, window: Window, seq: int) -> Record:
+    return {
+        "id": f"evt_{seq:05d}",
+        "type": fake.pick(EVENT_TYPES),
+        "occurred_at": fake.timestamp(window),
+        "payload": {"amount": round(fake.rng.uniform(1, 500), 2), "currency": fake.currency()},
+    }
+
+
+def _user(fake: Fake, window: Window, seq: int) -> Record:
+    first, last = fake.first_name(), fake.last_name()
+    return {
+        "id": 7000 + seq,
+        "email": fake.email(first, last),
+        "active": fake.chance(0.8),
+        "last_login_at": fake.maybe(fake.timestamp(window), 0.3),
+    }
+
+
+def _audit(fake: Fake, window: Window, seq: int) -> Record:
+    return {
+        "id": 3000 + seq,
+        "action": fake.pick(ACTIONS),
+        "actor": fake.first_name(),
+        "at": fake.timestamp(window),
+    }
+
+
+def _export(fake: Fake, window: Window, seq: int) -> Record:
+    return {"id": seq, "file": f"export-{seq:03d}.csv", "rows": fake.rng.randrange(10, 9999)}
 
 
 def _basic(request: Request) -> tuple[str, str] | None:

@@ -12,7 +12,6 @@ import copy
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -22,95 +21,28 @@ import jsonschema
 import yaml
 from jsonschema.exceptions import best_match
 
+from tap_example.definition.model import (
+    AUTH_SPECS,
+    DEFAULT_RETRY_CODES,
+    PAGINATOR_SPECS,
+    AuthSpec,
+    CursorSpec,
+    Definition,
+    ErrorHandler,
+    Incremental,
+    OffsetSpec,
+    PaginatorSpec,
+    ParentBinding,
+    Resource,
+)
+from tap_example.definition.placeholders import Filler, placeholder_names
+from tap_example.definition.stop_condition import StopCondition, parse_stop_condition
 from tap_example.errors import DefinitionError
 from tap_example.jsonpaths import split_path
-from tap_example.pagination import PAGINATORS, parse_stop_condition
 
 BUILTIN_APIS = ("payments", "billing", "crm", "commerce", "clinical")
 
-_SETTING_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _PATH_PLACEHOLDER = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
-DEFAULT_RETRY_CODES = (429, 500, 502, 503, 504)
-
-
-@dataclass(frozen=True)
-class ErrorHandler:
-    """Which statuses are retried, how often, and how fast the waits grow."""
-
-    retry_on_status_codes: tuple[int, ...] = DEFAULT_RETRY_CODES
-    max_retries: int = 5
-    backoff_factor: float = 1.0
-
-
-@dataclass(frozen=True)
-class Incremental:
-    """A datetime replication key, and how the server can filter on it."""
-
-    cursor_path: str
-    start_param: str | None = None
-    initial_value: str | None = None
-    row_order: str | None = None  # "asc" or "desc" where the API guarantees an order
-    per_parent: bool = False  # child streams: one bookmark per parent record
-
-
-@dataclass(frozen=True)
-class ParentBinding:
-    """``{placeholder}`` (in the path, or a query parameter) takes ``field`` of a parent record."""
-
-    placeholder: str
-    resource: str
-    field: str
-    in_path: bool
-
-
-@dataclass(frozen=True)
-class Resource:
-    """One endpoint of the API: becomes one Singer stream."""
-
-    name: str
-    path: str
-    method: str = "GET"
-    params: Mapping[str, Any] = field(default_factory=dict)
-    json: Any = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    data_selector: str | None = None
-    paginator: Mapping[str, Any] | None = None
-    error_handler: ErrorHandler = ErrorHandler()
-    primary_key: tuple[str, ...] = ()
-    write_disposition: str = "append"
-    incremental: Incremental | None = None
-    bindings: tuple[ParentBinding, ...] = ()
-    include_from_parent: tuple[str, ...] = ()
-    schema_file: Path | None = None
-    selected: bool = True
-
-    @property
-    def parent(self) -> str | None:
-        return self.bindings[0].resource if self.bindings else None
-
-
-@dataclass(frozen=True)
-class Definition:
-    """A validated API definition with settings filled in (auth alternatives excepted)."""
-
-    name: str
-    origin: str
-    base_url: str
-    headers: Mapping[str, str]
-    auth: tuple[Mapping[str, Any], ...]
-    resources: tuple[Resource, ...]
-    #: Placeholders left unfilled because their setting is not set (discovery needs none).
-    unfilled: tuple[str, ...] = ()
-    #: Settings the definition's ``${name}`` placeholders name (credentials, account ids, ...).
-    settings_used: tuple[str, ...] = ()
-
-    def require_settings(self) -> None:
-        """Raise for the first ``${setting}`` that a sync would need but is not set."""
-        if self.unfilled:
-            raise DefinitionError(self.unfilled[0])
-
-    def resource(self, name: str) -> Resource:
-        return next(r for r in self.resources if r.name == name)
 
 
 # --------------------------------------------------------------------------- public API
@@ -179,12 +111,11 @@ def build_definition(
     _validate_against_format(document, origin)
     client = document["client"]
     defaults = document.get("resource_defaults") or {}
-    fill = _Filler(settings, origin, strict=strict)
+    fill = Filler(settings, origin, strict=strict)
 
     base_url = fill(client["base_url"], "client.base_url")
     headers = {k: str(v) for k, v in fill(client.get("headers") or {}, "client.headers").items()}
-    auth = client.get("auth")
-    alternatives = tuple(auth if isinstance(auth, list) else [auth] if auth else [])
+    alternatives = auth_specs(client.get("auth"), origin)
 
     resources_: list[Resource] = []
     names: set[str] = set()
@@ -210,34 +141,6 @@ def build_definition(
         unfilled=tuple(fill.unfilled),
         settings_used=tuple(placeholder_names(document)),
     )
-
-
-def fill_placeholders(value: Any, settings: Mapping[str, Any], where: str, origin: str) -> Any:
-    """Fill ``${name}`` placeholders in every string of ``value`` from ``settings``."""
-    return _Filler(settings, origin)(value, where)
-
-
-def missing_placeholders(value: Any, settings: Mapping[str, Any]) -> list[str]:
-    """Names of ``${name}`` placeholders in ``value`` whose setting is not set."""
-    return [name for name in placeholder_names(value) if settings.get(name) in (None, "")]
-
-
-def placeholder_names(value: Any) -> list[str]:
-    """Names of the ``${name}`` placeholders anywhere in ``value``, in order, once each."""
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, str):
-            found.extend(n for n in _SETTING_PLACEHOLDER.findall(node) if n not in found)
-        elif isinstance(node, Mapping):
-            for item in node.values():
-                walk(item)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(value)
-    return found
 
 
 @cache
@@ -341,73 +244,76 @@ def _merge_defaults(defaults: Mapping[str, Any], resource: Mapping[str, Any]) ->
     return merged
 
 
-class _Filler:
-    """Fills ``${name}`` from settings, naming the key of any placeholder left unset."""
-
-    def __init__(self, settings: Mapping[str, Any], origin: str, *, strict: bool = True) -> None:
-        self.settings = settings
-        self.origin = origin
-        self.strict = strict
-        self.unfilled: list[str] = []
-
-    def __call__(self, value: Any, where: str) -> Any:
-        if isinstance(value, str):
-            whole = _SETTING_PLACEHOLDER.fullmatch(value)
-            if whole:
-                return self._lookup(whole.group(1), where, value)
-            return _SETTING_PLACEHOLDER.sub(
-                lambda m: str(self._lookup(m.group(1), where, m.group(0))), value
-            )
-        if isinstance(value, Mapping):
-            return {k: self(v, f"{where}.{k}") for k, v in value.items()}
-        if isinstance(value, list):
-            return [self(v, f"{where}[{i}]") for i, v in enumerate(value)]
-        return value
-
-    def _lookup(self, name: str, where: str, original: str) -> Any:
-        value = self.settings.get(name)
-        if value is None or value == "":
-            msg = (
-                f"{self.origin}: {where}: ${{{name}}} needs the setting '{name}', which is not set"
-            )
-            if self.strict:
-                raise DefinitionError(msg)
-            self.unfilled.append(msg)
-            return original
-        return value
+# --------------------------------------------------------------------------- specs
 
 
-def _build_paginator_spec(spec: Any, where: str, origin: str) -> dict[str, Any] | None:
-    if spec is None:
+def paginator_spec(
+    raw: Any, where: str = "paginator", origin: str = "definition"
+) -> PaginatorSpec | None:
+    """A paginator's typed spec; a key its type does not take is an error naming the type."""
+    if raw is None:
         return None
-    spec = {"type": spec} if isinstance(spec, str) else dict(spec)
-    kind = spec["type"]
-    allowed = PAGINATORS[kind].keys | {"type"}
-    unknown = sorted(set(spec) - allowed)
-    if unknown:
-        msg = f"{origin}: {where}: unknown key {unknown[0]!r} for paginator type {kind!r} (allowed: {', '.join(sorted(allowed))})"
+    values = {"type": raw} if isinstance(raw, str) else dict(raw)
+    kind = values.pop("type")
+    spec_type = PAGINATOR_SPECS.get(kind)
+    if spec_type is None:
+        msg = f"{origin}: {where}.type: unknown paginator type {kind!r} (known: {', '.join(PAGINATOR_SPECS)})"
         raise DefinitionError(msg)
-    if kind == "offset" and "limit" not in spec:
+    allowed = spec_type.keys()
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        names = ", ".join(sorted(allowed | {"type"}))
+        msg = f"{origin}: {where}: unknown key {unknown[0]!r} for paginator type {kind!r} (allowed: {names})"
+        raise DefinitionError(msg)
+    if spec_type is OffsetSpec and "limit" not in values:
         raise DefinitionError(f"{origin}: {where}: paginator type 'offset' needs 'limit'")
-    if "stop_condition" in spec:
+    if "stop_condition" in values and not isinstance(values["stop_condition"], StopCondition):
         try:
-            spec["stop_condition"] = parse_stop_condition(spec["stop_condition"])
+            values["stop_condition"] = parse_stop_condition(values["stop_condition"])
         except ValueError as exc:
             raise DefinitionError(f"{origin}: {where}.stop_condition: {exc}") from None
     for key in ("cursor_path", "next_url_path", "total_path"):
-        if spec.get(key):
+        if values.get(key):
             try:
-                split_path(spec[key])
+                split_path(values[key])
             except ValueError as exc:
                 raise DefinitionError(f"{origin}: {where}.{key}: {exc}") from None
-    return dict(spec)
+    if values.get("base_page") is None:
+        values.pop("base_page", None)
+    return spec_type(**values)
+
+
+def auth_specs(raw: Any, origin: str = "definition") -> tuple[AuthSpec, ...]:
+    """``client.auth`` (one mapping or a list of alternatives) as typed specs; ``${settings}``
+    stay in place until the tap chooses an alternative."""
+    alternatives = raw if isinstance(raw, list) else [raw] if raw else []
+    specs: list[AuthSpec] = []
+    for index, item in enumerate(alternatives):
+        where = f"client.auth[{index}]" if isinstance(raw, list) else "client.auth"
+        values = dict(item)
+        kind = values.pop("type")
+        spec_type = AUTH_SPECS.get(kind)
+        if spec_type is None:
+            msg = f"{origin}: {where}.type: unknown auth type {kind!r} (known: {', '.join(AUTH_SPECS)})"
+            raise DefinitionError(msg)
+        unknown = sorted(set(values) - spec_type.keys())
+        if unknown:
+            msg = f"{origin}: {where}: unknown key {unknown[0]!r} for auth type {kind!r}"
+            raise DefinitionError(msg)
+        if isinstance(values.get("scopes"), list):
+            values["scopes"] = tuple(values["scopes"])
+        specs.append(spec_type(**values))
+    return tuple(specs)
+
+
+# --------------------------------------------------------------------------- resources
 
 
 def _build_resource(
     raw: Mapping[str, Any],
     where: str,
     origin: str,
-    fill: _Filler,
+    fill: Filler,
     client_paginator: Any,
     base_dir: Path | None,
     api_name: str,
@@ -417,7 +323,48 @@ def _build_resource(
     if "path" not in endpoint:
         raise DefinitionError(f"{origin}: {ep}: missing 'path'")
     path = fill(endpoint["path"], f"{ep}.path")
+    params, bindings = _params_and_bindings(path, endpoint, ep, origin, fill)
+    method = str(endpoint.get("method", "GET")).upper()
+    paginator = paginator_spec(
+        endpoint.get("paginator", client_paginator), f"{ep}.paginator", origin
+    )
+    if isinstance(paginator, CursorSpec) and paginator.cursor_body_path and method != "POST":
+        raise DefinitionError(f"{origin}: {ep}.paginator.cursor_body_path: needs method POST")
+    selector = endpoint.get("data_selector")
+    if selector is not None:
+        try:
+            split_path(selector)
+        except ValueError as exc:
+            raise DefinitionError(f"{origin}: {ep}.data_selector: {exc}") from None
+    disposition = raw.get("write_disposition", "append")
+    if isinstance(disposition, dict):
+        disposition = disposition["disposition"]
+    return Resource(
+        name=raw["name"],
+        path=path,
+        method=method,
+        params=params,
+        json=fill(endpoint.get("json"), f"{ep}.json"),
+        headers={
+            k: str(v) for k, v in fill(endpoint.get("headers") or {}, f"{ep}.headers").items()
+        },
+        data_selector=selector,
+        paginator=paginator,
+        error_handler=_error_handler(endpoint.get("error_handler") or {}),
+        primary_key=_primary_key(raw.get("primary_key")),
+        write_disposition=disposition,
+        incremental=_incremental(endpoint.get("incremental"), ep, origin, fill),
+        bindings=bindings,
+        include_from_parent=tuple(raw.get("include_from_parent") or ()),
+        schema_file=_schema_file(raw, where, origin, base_dir, api_name),
+        selected=bool(raw.get("selected", True)),
+    )
 
+
+def _params_and_bindings(
+    path: str, endpoint: Mapping[str, Any], ep: str, origin: str, fill: Filler
+) -> tuple[dict[str, Any], tuple[ParentBinding, ...]]:
+    """Plain query parameters, and the ``resolve`` params that bind a parent's field."""
     params: dict[str, Any] = {}
     bindings: list[ParentBinding] = []
     path_names = _PATH_PLACEHOLDER.findall(path)
@@ -443,89 +390,55 @@ def _build_resource(
             "carry it under the placeholder's name)"
         )
         raise DefinitionError(msg)
+    return params, tuple(bindings)
 
-    paginator_raw = endpoint.get("paginator", client_paginator)
-    paginator = _build_paginator_spec(paginator_raw, f"{ep}.paginator", origin)
-    if (
-        paginator
-        and paginator.get("cursor_body_path")
-        and str(endpoint.get("method", "GET")).upper() != "POST"
-    ):
-        raise DefinitionError(f"{origin}: {ep}.paginator.cursor_body_path: needs method POST")
 
-    handler_raw = endpoint.get("error_handler") or {}
-    handler = ErrorHandler(
-        retry_on_status_codes=tuple(handler_raw.get("retry_on_status_codes", DEFAULT_RETRY_CODES)),
-        max_retries=int(handler_raw.get("max_retries", ErrorHandler.max_retries)),
-        backoff_factor=float(handler_raw.get("backoff_factor", ErrorHandler.backoff_factor)),
+def _error_handler(raw: Mapping[str, Any]) -> ErrorHandler:
+    return ErrorHandler(
+        retry_on_status_codes=tuple(raw.get("retry_on_status_codes", DEFAULT_RETRY_CODES)),
+        max_retries=int(raw.get("max_retries", ErrorHandler.max_retries)),
+        backoff_factor=float(raw.get("backoff_factor", ErrorHandler.backoff_factor)),
     )
 
-    incremental = None
-    if endpoint.get("incremental"):
-        inc = endpoint["incremental"]
-        if "." in inc["cursor_path"]:
-            msg = f"{origin}: {ep}.incremental.cursor_path: must be a top-level record field, not {inc['cursor_path']!r}"
-            raise DefinitionError(msg)
-        incremental = Incremental(
-            cursor_path=inc["cursor_path"],
-            start_param=inc.get("start_param"),
-            initial_value=fill(inc.get("initial_value"), f"{ep}.incremental.initial_value"),
-            row_order=inc.get("row_order"),
-            per_parent=bool(inc.get("per_parent", False)),
-        )
 
-    selector = endpoint.get("data_selector")
-    if selector is not None:
-        try:
-            split_path(selector)
-        except ValueError as exc:
-            raise DefinitionError(f"{origin}: {ep}.data_selector: {exc}") from None
-
-    primary_key = raw.get("primary_key")
-    keys = (
-        ()
-        if primary_key is None
-        else (primary_key,)
-        if isinstance(primary_key, str)
-        else tuple(primary_key)
+def _incremental(raw: Any, ep: str, origin: str, fill: Filler) -> Incremental | None:
+    if not raw:
+        return None
+    if "." in raw["cursor_path"]:
+        msg = f"{origin}: {ep}.incremental.cursor_path: must be a top-level record field, not {raw['cursor_path']!r}"
+        raise DefinitionError(msg)
+    return Incremental(
+        cursor_path=raw["cursor_path"],
+        start_param=raw.get("start_param"),
+        initial_value=fill(raw.get("initial_value"), f"{ep}.incremental.initial_value"),
+        row_order=raw.get("row_order"),
+        per_parent=bool(raw.get("per_parent", False)),
     )
-    disposition = raw.get("write_disposition", "append")
-    if isinstance(disposition, dict):
-        disposition = disposition["disposition"]
 
-    schema_file: Path | None = None
+
+def _primary_key(raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    return (raw,) if isinstance(raw, str) else tuple(raw)
+
+
+def _schema_file(
+    raw: Mapping[str, Any], where: str, origin: str, base_dir: Path | None, api_name: str
+) -> Path | None:
+    """The resource's schema file: the user's ``schema``, or the built-in API's packaged one."""
     if raw.get("schema"):
         if base_dir is None:
             raise DefinitionError(
                 f"{origin}: {where}.schema: only definition files can name schema files"
             )
-        schema_file = (base_dir / raw["schema"]).resolve()
+        schema_file: Path = (base_dir / str(raw["schema"])).resolve()
         if not schema_file.is_file():
             raise DefinitionError(f"{origin}: {where}.schema: file {schema_file} does not exist")
-    elif base_dir is None:
+        return schema_file
+    if base_dir is None:
         candidate = resources.files("tap_example.schemas") / api_name / f"{raw['name']}.json"
-        schema_file = Path(str(candidate))
-
-    return Resource(
-        name=raw["name"],
-        path=path,
-        method=str(endpoint.get("method", "GET")).upper(),
-        params=params,
-        json=fill(endpoint.get("json"), f"{ep}.json"),
-        headers={
-            k: str(v) for k, v in fill(endpoint.get("headers") or {}, f"{ep}.headers").items()
-        },
-        data_selector=selector,
-        paginator=paginator,
-        error_handler=handler,
-        primary_key=keys,
-        write_disposition=disposition,
-        incremental=incremental,
-        bindings=tuple(bindings),
-        include_from_parent=tuple(raw.get("include_from_parent") or ()),
-        schema_file=schema_file,
-        selected=bool(raw.get("selected", True)),
-    )
+        return Path(str(candidate))
+    return None
 
 
 def _check_bindings(resources_: list[Resource], origin: str) -> None:

@@ -26,7 +26,7 @@ class StreamProgress:
         self.requests = 0
         self.retries = 0
         self._started: float | None = None
-        self._finished: float | None = None
+        self._last_page_at: float | None = None
         self._last_line = 0.0
         self._lock = threading.Lock()
 
@@ -37,7 +37,7 @@ class StreamProgress:
                 self._started = self._last_line = now
             self.requests += 1
             self.records += records
-            self._finished = now
+            self._last_page_at = now
             due = now - self._last_line >= self.interval
             if due:
                 self._last_line = now
@@ -57,9 +57,9 @@ class StreamProgress:
 
     @property
     def seconds(self) -> float:
-        if self._started is None or self._finished is None:
+        if self._started is None or self._last_page_at is None:
             return 0.0
-        return self._finished - self._started
+        return self._last_page_at - self._started
 
     def summary(self) -> str:
         return (

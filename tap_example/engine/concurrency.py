@@ -1,18 +1,23 @@
-"""Child partitions fetched concurrently, inside the SDK's own sequential sync.
+"""Child partitions and next pages fetched concurrently, inside the SDK's own sequential sync.
 
 The SDK syncs a child stream once per parent record, one request after another. Here the
 parent stream looks a few records ahead (:func:`prefetch_children`): for each upcoming parent
 record it prepares the first request of every selected child partition, exactly as the child
 would, and sends it on a thread pool. When the SDK then runs ``child.sync(context)`` for that
-record, the child's request function (:func:`prefetch_aware`) finds the answer already there.
-Everything else (parsing, paging past the first page, records, state) stays on the main thread
-in the SDK's order, so the Singer output is the sequential output.
+record, the child's request function (:class:`PrefetchAwareRequest`) finds the answer already
+there. Everything else (parsing, paging past the first page, records, state) stays on the main
+thread in the SDK's order, so the Singer output is the sequential output.
 
 Bounds: at most ``max_concurrency`` requests in flight (one :class:`RateGate` per tap, shared by
 every stream and worker), at most ``2 * max_concurrency`` parent records looked ahead, and the
 answers of those records only (a record's leftover answers are dropped once the SDK has moved
 past it). On a 429 every request waits for the announced time and restarts one at a time.
 Connections come from one pooled ``requests.Session`` per host.
+
+This module knows streams only through :class:`FetchingStream`, the few things it needs; it
+imports neither the SDK adapter nor the SDK. Process-wide settings it changes (the interpreter's
+switch interval) are restored, and its threads stopped, when a top-level stream's sync ends
+(:meth:`TapConcurrency.release_workers`); its sessions close at the end of the run.
 """
 
 from __future__ import annotations
@@ -21,31 +26,29 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from requests.utils import resolve_proxies
+from typing_extensions import override
 
-from tap_example.sdk_fastpath import (
-    prepare_first_request,
-    prepare_request_for,
-    sdk_request_function,
+from tap_example.engine.partition import (
+    PrefetchedAnswers,
+    RequestFunc,
+    RequestKey,
+    StreamRun,
+    request_key,
 )
 
-if TYPE_CHECKING:
-    from singer_sdk.helpers.types import Context
-
-    from tap_example.streams import DefinitionStream
-
-RequestFunc = Callable[[requests.PreparedRequest, Any], requests.Response]
-RequestKey = tuple[str, str, bytes]
 DEFAULT_MAX_CONCURRENCY = 8
 #: Parent records looked ahead per request slot.
 LOOKAHEAD_PER_SLOT = 2
+#: Seconds a thread may hold the GIL while another waits for it (CPython's default is 0.005).
+GIL_SWITCH_INTERVAL = 0.0002
 
 
 class RateGate:
@@ -67,9 +70,9 @@ class RateGate:
     def acquire(self) -> None:
         with self._cond:
             while True:
-                wait = self.resume_at - self._clock()
-                if wait > 0:
-                    self._cond.wait(wait)
+                wait_for = self.resume_at - self._clock()
+                if wait_for > 0:
+                    self._cond.wait(wait_for)
                 elif self.in_flight < self.limit:
                     self.in_flight += 1
                     self.max_seen = max(self.max_seen, self.in_flight)
@@ -92,10 +95,6 @@ class RateGate:
             self._cond.notify_all()
 
 
-#: Seconds a thread may hold the GIL while another waits for it (CPython's default is 0.005).
-GIL_SWITCH_INTERVAL = 0.0002
-
-
 class ProxyCachingSession(requests.Session):
     """A session that reads the proxy environment once per origin, not on every request.
 
@@ -105,15 +104,16 @@ class ProxyCachingSession(requests.Session):
 
     def __init__(self) -> None:
         super().__init__()
-        self._proxies: dict[str, dict[str, str]] = {}
+        self.resolved_proxies: dict[str, dict[str, str]] = {}
 
+    @override
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         if "proxies" not in kwargs and request.url:
             parts = urlsplit(request.url)
             origin = f"{parts.scheme}://{parts.netloc}"
-            proxies = self._proxies.get(origin)
+            proxies = self.resolved_proxies.get(origin)
             if proxies is None:
-                proxies = self._proxies[origin] = resolve_proxies(
+                proxies = self.resolved_proxies[origin] = resolve_proxies(
                     request, dict(self.proxies), self.trust_env
                 )
             kwargs["proxies"] = proxies
@@ -121,23 +121,32 @@ class ProxyCachingSession(requests.Session):
 
 
 class TapConcurrency:
-    """One per tap: the gate, the pooled sessions, and the worker pool of its size."""
+    """One per run: the gate, the pooled sessions, and a worker pool of ``max_concurrency``."""
 
     def __init__(self, max_concurrency: int) -> None:
         self.max_concurrency = max(1, max_concurrency)
-        if self.max_concurrency > 1:
-            # The threads that fetch ahead need the GIL only briefly (to read an answer), but
-            # with CPython's default 5 ms switch interval they wait behind the record loop that
-            # holds it, and the page the loop needs next is late. A shorter interval costs
-            # nothing while no other thread wants the GIL.
-            sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL))
         self.gate = RateGate(self.max_concurrency)
         self._lock = threading.Lock()
         self._sessions: dict[str, requests.Session] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._saved_switch_interval: float | None = None
 
     @property
     def pool(self) -> ThreadPoolExecutor:
-        return shared_pool(self.max_concurrency)
+        """The worker pool, started on first use."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max_workers=self.max_concurrency, thread_name_prefix="tap-example-request"
+                )
+                # The threads that fetch ahead need the GIL only briefly (to read an answer),
+                # but with CPython's default 5 ms switch interval they wait behind the record
+                # loop that holds it, and the page the loop needs next is late. A shorter
+                # interval costs nothing while no other thread wants the GIL; it is restored
+                # by close().
+                self._saved_switch_interval = sys.getswitchinterval()
+                sys.setswitchinterval(min(self._saved_switch_interval, GIL_SWITCH_INTERVAL))
+            return self._pool
 
     def session_for(self, url: str) -> requests.Session:
         """One keep-alive session per host, with a connection per request slot."""
@@ -153,7 +162,40 @@ class TapConcurrency:
                 self._sessions[host] = session
             return session
 
+    def gated(self, send: RequestFunc) -> RequestFunc:
+        """``send`` (one attempt) behind the run's :class:`RateGate`."""
+        gate = self.gate
+
+        def through_gate(prepared: requests.PreparedRequest, context: Any) -> requests.Response:
+            gate.acquire()
+            succeeded = False
+            try:
+                response = send(prepared, context)
+                succeeded = True
+                return response
+            finally:
+                gate.release(succeeded=succeeded)
+
+        return through_gate
+
+    def on_retry(self, response: requests.Response | None, wait_seconds: float) -> None:
+        """A retry is coming; after a 429 every request of the run slows down."""
+        if response is not None and response.status_code == 429:
+            self.gate.slow_down(wait_seconds)
+
+    def release_workers(self) -> None:
+        """Stop the workers and restore the switch interval (a later request starts them again)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+            saved, self._saved_switch_interval = self._saved_switch_interval, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if saved is not None:
+            sys.setswitchinterval(saved)
+
     def close(self) -> None:
+        """The end of the run: workers stopped, switch interval restored, sessions closed."""
+        self.release_workers()
         with self._lock:
             sessions = list(self._sessions.values())
             self._sessions.clear()
@@ -161,135 +203,76 @@ class TapConcurrency:
             session.close()
 
 
-_pools: dict[int, ThreadPoolExecutor] = {}
-_pools_lock = threading.Lock()
-
-
-def shared_pool(workers: int) -> ThreadPoolExecutor:
-    """One process-wide pool per size: taps made one after another (tests, notebooks) reuse
-    the same idle threads instead of leaving a pool each behind."""
-    with _pools_lock:
-        pool = _pools.get(workers)
-        if pool is None:
-            pool = _pools[workers] = ThreadPoolExecutor(
-                max_workers=workers, thread_name_prefix=f"tap-example-request-{workers}"
-            )
-        return pool
-
-
-def concurrency_of(tap: Any) -> TapConcurrency:
-    """The tap's :class:`TapConcurrency`, created on first use from ``max_concurrency``."""
-    state = tap.__dict__.get("_concurrency")
-    if state is None:
-        value = tap.settings.get("max_concurrency")
-        state = TapConcurrency(int(value) if value else DEFAULT_MAX_CONCURRENCY)
-        tap.__dict__["_concurrency"] = state
-    return state  # type: ignore[no-any-return]
-
-
-_retry_lock = threading.Lock()
-
-
-def note_retry(tap: Any, response: requests.Response | None, wait: float) -> None:
-    """Count a retry (from any thread); a 429 slows every request of the tap down."""
-    with _retry_lock:
-        tap.retries += 1
-    if response is not None and response.status_code == 429:
-        concurrency_of(tap).gate.slow_down(wait)
-
-
-def gated(tap: Any, send: RequestFunc) -> RequestFunc:
-    """``send`` (one attempt) behind the tap's :class:`RateGate`."""
-
-    def through_gate(prepared: requests.PreparedRequest, context: Any) -> requests.Response:
-        gate = concurrency_of(tap).gate
-        gate.acquire()
-        succeeded = False
-        try:
-            response = send(prepared, context)
-            succeeded = True
-            return response
-        finally:
-            gate.release(succeeded=succeeded)
-
-    return through_gate
-
-
 # --------------------------------------------------------------------------- prefetching
 
 
-def request_key(prepared: requests.PreparedRequest) -> RequestKey:
-    body = prepared.body
-    data = body.encode() if isinstance(body, str) else bytes(body or b"")
-    return (prepared.method or "GET", prepared.url or "", data)
+class FetchingStream(Protocol):
+    """What prefetching needs from a stream."""
 
+    @property
+    def run(self) -> StreamRun: ...
 
-class PrefetchedAnswers:
-    """Answers sent ahead for one child stream, by request; each is used at most once."""
+    @property
+    def concurrency(self) -> TapConcurrency: ...
 
-    def __init__(self) -> None:
-        self._futures: dict[RequestKey, Future[requests.Response]] = {}
-        self._lock = threading.Lock()
+    @property
+    def timeout(self) -> int: ...
 
-    def put(self, key: RequestKey, future: Future[requests.Response]) -> None:
-        with self._lock:
-            self._futures[key] = future
+    @property
+    def stops_early(self) -> bool:
+        """Paging may end after the current page (a newest-first incremental list)."""
 
-    def take(self, key: RequestKey) -> Future[requests.Response] | None:
-        with self._lock:
-            return self._futures.pop(key, None)
+    def request_for(self, context: Any, token: Any) -> requests.PreparedRequest:
+        """The request the SDK will send for ``context`` and page ``token``."""
 
-    def drop(self, keys: Iterable[RequestKey]) -> None:
-        for key in keys:
-            future = self.take(key)
-            if future is not None:
-                future.cancel()
+    def first_request(self, context: Any) -> requests.PreparedRequest:
+        """The first request the SDK will send for ``context``."""
 
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._futures)
+    def live_request(self) -> RequestFunc:
+        """The stream's full request function (slot, retries, renewal), without prefetch."""
+
+    def child_partitions(
+        self, record: dict[str, Any], context: Any
+    ) -> Sequence[tuple[FetchingStream, Mapping[str, Any]]]:
+        """The child streams the SDK will sync for ``record``, each with its context."""
+
+    def has_selected_children(self) -> bool: ...
 
 
 #: One answer sent ahead: where it waits, and for which request.
 Sent = tuple[PrefetchedAnswers, RequestKey]
 
 
-def answers_of(stream: Any) -> PrefetchedAnswers:
-    answers = stream.__dict__.get("_prefetched")
-    if answers is None:
-        answers = stream.__dict__["_prefetched"] = PrefetchedAnswers()
-    return answers  # type: ignore[no-any-return]
-
-
 class PrefetchAwareRequest:
     """The stream's request function (retries and all), answering from prefetched futures first."""
 
-    def __init__(self, stream: Any, live: RequestFunc) -> None:
+    def __init__(self, stream: FetchingStream, live: RequestFunc) -> None:
         self.stream = stream
         self.live = live
 
     def __call__(self, prepared: requests.PreparedRequest, context: Any) -> requests.Response:
-        future = answers_of(self.stream).take(request_key(prepared))
+        future = self.stream.run.prefetched.take(request_key(prepared))
         if future is not None and not future.cancelled():
             response = future.result()  # the worker's answer, or its final error, raised here
         else:
             response = self.live(prepared, context)
-        self._send_next_page_ahead(response, context)
+        self.send_next_page_ahead(response, context)
         return response
 
-    def _send_next_page_ahead(self, response: requests.Response, context: Any) -> None:
+    def send_next_page_ahead(self, response: requests.Response, context: Any) -> None:
         """While the SDK turns this page into records, the next page is already on its way
         (the server's time overlaps ours). Not for newest-first incremental lists, which may
         stop after this page; a page fetched ahead and not used is dropped at the end."""
         stream = self.stream
-        state = concurrency_of(stream._tap)
-        paginator = stream.__dict__.get("_active_paginator")
-        pages_ahead = stream.__dict__.get("_pages_ahead")  # a list only inside its paging loop
+        concurrency = stream.concurrency
+        partition = stream.run.partition
+        paginator = partition.paginator
+        pages_ahead = partition.pages_ahead  # a list only inside its paging loop
         if (
-            state.max_concurrency < 2
+            concurrency.max_concurrency < 2
             or paginator is None
             or pages_ahead is None
-            or stream._desc_stop_value is not None
+            or stream.stops_early
         ):
             return
         try:
@@ -298,54 +281,48 @@ class PrefetchAwareRequest:
             return
         if token is None:
             return
-        ahead = prepare_request_for(stream, context, token)
+        ahead = stream.request_for(context, token)
         key = request_key(ahead)
-        answers = answers_of(stream)
+        answers = stream.run.prefetched
         # One page ahead at a time: the previous one has just been used (or was not wanted).
         for old_key, _ in pages_ahead:
             answers.drop([old_key])
         pages_ahead.clear()
-        future = state.pool.submit(self.live, ahead, context)
+        future = concurrency.pool.submit(self.live, ahead, context)
         answers.put(key, future)
         pages_ahead.append((key, future))
 
 
-def settle_pages_ahead(stream: Any, timeout: float) -> None:
+def settle_pages_ahead(stream: FetchingStream) -> None:
     """End of a paging loop: a page fetched ahead and not used is cancelled, or (already on
     the wire) waited for, so no request outlives the loop that asked for it."""
-    pages_ahead = stream.__dict__.pop("_pages_ahead", None) or []
-    answers = answers_of(stream)
+    partition = stream.run.partition
+    pages_ahead, partition.pages_ahead = partition.pages_ahead or [], None
+    answers = stream.run.prefetched
     running = []
     for key, future in pages_ahead:
         answers.drop([key])
         if not future.cancelled() and not future.done():
             running.append(future)
     if running:
-        wait(running, timeout=timeout)
-
-
-def prefetch_aware(stream: Any, live: RequestFunc) -> RequestFunc:
-    return PrefetchAwareRequest(stream, live)
+        wait(running, timeout=stream.timeout)
 
 
 def prefetch_children(
-    stream: DefinitionStream, records: Iterable[dict[str, Any]], context: Context | None
+    stream: FetchingStream, records: Iterable[dict[str, Any]], context: Any
 ) -> Iterator[dict[str, Any]]:
     """``records``, unchanged and in order, while the first request of each upcoming record's
     child partitions runs on the pool."""
-    children = [
-        child for child in stream.child_streams if child.selected or child.has_selected_descendents
-    ]
-    state = concurrency_of(stream._tap)
-    if not children or state.max_concurrency < 2:
+    concurrency = stream.concurrency
+    if not stream.has_selected_children() or concurrency.max_concurrency < 2:
         yield from records
         return
     window: deque[tuple[dict[str, Any], list[Sent]]] = deque()
-    lookahead = state.max_concurrency * LOOKAHEAD_PER_SLOT
+    lookahead = concurrency.max_concurrency * LOOKAHEAD_PER_SLOT
     passed: list[Sent] = []
     try:
         for record in records:
-            window.append((record, _send_ahead(stream, children, record, context, state)))
+            window.append((record, _send_ahead(stream, record, context)))
             if len(window) > lookahead:
                 oldest, passed = window.popleft()
                 yield oldest
@@ -368,36 +345,13 @@ def _drop(sent: list[Sent]) -> None:
         answers.drop([key])
 
 
-def _send_ahead(
-    stream: DefinitionStream,
-    children: list[Any],
-    record: dict[str, Any],
-    context: Context | None,
-    state: TapConcurrency,
-) -> list[Sent]:
-    child_context = stream.get_child_context(record, context)
-    if child_context is None:
-        return []
+def _send_ahead(stream: FetchingStream, record: dict[str, Any], context: Any) -> list[Sent]:
     sent: list[Sent] = []
-    wanted = stream.children_synced_for(record, context)  # none for a record it filters out
-    for child in children:
-        if child not in wanted:
-            continue
-        child_ctx = child.preprocess_context(dict(child_context))
-        prepared = prepare_first_request(child, child_ctx)
+    pool = stream.concurrency.pool
+    for child, child_context in stream.child_partitions(record, context):
+        prepared = child.first_request(child_context)
         key = request_key(prepared)
-        answers = answers_of(child)
-        live = _live_request(child)
-        answers.put(key, state.pool.submit(live, prepared, child_ctx))
+        answers = child.run.prefetched
+        answers.put(key, pool.submit(child.live_request(), prepared, child_context))
         sent.append((answers, key))
     return sent
-
-
-def _live_request(child: Any) -> RequestFunc:
-    """The child's full request function (gate, retries, token renewal), without prefetch."""
-    live = child.__dict__.get("_live_request")
-    if live is None:
-        decorated = child.request_decorator(sdk_request_function(child))
-        live = decorated.live if isinstance(decorated, PrefetchAwareRequest) else decorated
-        child.__dict__["_live_request"] = live
-    return live  # type: ignore[no-any-return]

@@ -1,6 +1,9 @@
-"""The compiled record path equals the SDK's own, and the private SDK code it relies on is there.
+"""Guards of :mod:`tap_example.sdk_compat`, the one seam to private singer_sdk code.
 
-If an SDK upgrade renames or changes any of it, these tests fail before a sync goes wrong.
+Every private SDK name the tap relies on is checked here (it exists, with the signature and the
+behaviour the tap expects), and the compiled record path is compared with the SDK's own. If an
+SDK upgrade renames or changes any of it, these tests fail with a message naming the name,
+before a sync goes wrong.
 """
 
 from __future__ import annotations
@@ -21,20 +24,64 @@ from singer_sdk.helpers import _catalog, _typing, _util
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers._typing import _conform_record_data_types
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.plugin_base import PluginBase
 from singer_sdk.streams import RESTStream, Stream
 
-from tap_example.sdk_fastpath import (
-    FastSingerWriter,
-    compile_conformer,
-    compile_deselector,
-    prepare_first_request,
-)
+from tap_example.engine.conform import compile_conformer, compile_deselector
+from tap_example.engine.writer import FastSingerWriter
+from tap_example.streams import DefinitionStream
 from tap_example.tap import TapExample
 from tests.conftest import FAST, shared_sandbox
 
 
 def _parameters(function: Any) -> list[str]:
     return list(inspect.signature(function).parameters)
+
+
+#: (owner, private name, its parameters as the tap calls or overrides it)
+PRIVATE_CALLABLES: list[tuple[Any, str, list[str]]] = [
+    (Stream, "_generate_record_messages", ["self", "record"]),
+    (Stream, "_write_record_message", ["self", "record"]),
+    (Stream, "_write_schema_message", ["self"]),
+    (Stream, "_increment_stream_state", ["self", "latest_record", "context"]),
+    (RESTStream, "_prepare_request", ["self", "context", "page"]),
+    (RESTStream, "_request", ["self", "prepared_request", "context"]),
+    (PluginBase, "_validate_config", ["self", "raise_errors"]),
+    (_typing, "_conform_record_data_types", ["input_object", "schema", "level", "parent"]),
+    (_typing, "_conform_primitive_property", ["elem", "property_schema"]),
+    (_typing, "_is_exclusive_boolean_type", ["property_schema"]),
+    (_typing, "_warn_unmapped_properties", ["stream_name", "property_names", "logger"]),
+    (_typing, "is_object_type", ["property_schema"]),
+    (_typing, "is_uniform_list", ["property_schema"]),
+    (_util, "utc_now", []),
+]
+
+
+@pytest.mark.parametrize(
+    ("owner", "name", "parameters"),
+    PRIVATE_CALLABLES,
+    ids=[f"{getattr(o, '__name__', o)}.{n}" for o, n, _ in PRIVATE_CALLABLES],
+)
+def test_each_private_sdk_callable_is_there_with_its_signature(
+    owner: Any, name: str, parameters: list[str]
+) -> None:
+    where = f"{getattr(owner, '__module__', '')}.{getattr(owner, '__name__', owner)}.{name}"
+    function = getattr(owner, name, None)
+    assert callable(function), (
+        f"singer-sdk no longer has {where}; tap_example/sdk_compat.py relies on it: adapt it there"
+    )
+    assert _parameters(function) == parameters, (
+        f"singer-sdk changed the signature of {where} to {_parameters(function)}; "
+        f"tap_example/sdk_compat.py expects {parameters}: adapt it there"
+    )
+
+
+def test_the_private_sdk_attributes_are_set_where_the_tap_reads_them() -> None:
+    init = inspect.getsource(Stream.__init__)
+    assert "self._tap = tap" in init, "singer-sdk no longer sets Stream._tap (sdk_compat.py)"
+    assert "_stream_version" in inspect.getsource(Stream), (
+        "singer-sdk no longer has Stream._stream_version (sdk_compat.py)"
+    )
 
 
 def test_the_private_sdk_code_relied_on_is_unchanged() -> None:
@@ -150,7 +197,8 @@ def test_the_stream_path_equals_the_sdks_on_real_records() -> None:
     for name in ("customers", "events"):
         stream = tap.streams[name]
         for raw in server.records(name)[:50]:
-            record = stream.post_process(copy.deepcopy(raw), None)
+            assert isinstance(stream, DefinitionStream)
+            record = stream.shape_record(copy.deepcopy(raw), None)
             assert record is not None
             ours = list(stream._generate_record_messages(copy.deepcopy(record)))
             sdks = list(Stream._generate_record_messages(stream, copy.deepcopy(record)))
@@ -163,7 +211,8 @@ def test_the_first_child_request_is_the_one_the_sdk_sends() -> None:
     tap = TapExample(config={**FAST, **server.tap_config()}, validate_config=True)
     child = tap.streams["funding_sources"]
     context = {"cus_id": "abc"}
-    prepared = prepare_first_request(child, context)
+    assert isinstance(child, DefinitionStream)
+    prepared = child.fetching.first_request(context)
     assert prepared.method == "GET"
     assert prepared.url == f"{server.base_url}/customers/abc/funding-sources?limit=200"
 

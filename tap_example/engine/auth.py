@@ -1,8 +1,11 @@
-"""Authenticators for the auth types a definition can name, and the choice among alternatives.
+"""Authenticators for every auth type a definition can name, chosen from a registry.
 
-One shared authenticator per tap (as the SDK template does), chosen from the definition's
-``client.auth``: the first alternative whose ``${settings}`` are all set. Credentials are added
-only to requests for the API's own host(s); a next link to another host gets none.
+One shared authenticator per tap (as the SDK template does), built from the definition's
+``client.auth``: the first alternative whose ``${settings}`` are all set. The registry
+(:data:`AUTHENTICATORS`, :func:`register_authenticator`) maps each auth spec type of
+:mod:`tap_example.definition.model` to a factory, as dlt's ``AUTH_MAP`` does; a spec type
+without one is an error. Credentials are added only to requests for the API's own host(s);
+a next link to another host gets none.
 """
 
 from __future__ import annotations
@@ -11,41 +14,30 @@ import base64
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from typing import Any, TypeVar
+from urllib.parse import urljoin
 
 import requests
 from singer_sdk.authenticators import APIAuthenticatorBase, OAuthAuthenticator
+from typing_extensions import override
 
-from tap_example.definition import fill_placeholders, missing_placeholders
-from tap_example.errors import ConfigError, TapExampleError, mask_url
-from tap_example.pagination import host_of
+from tap_example.definition.model import (
+    APIKeyAuthSpec,
+    AuthSpec,
+    BearerAuthSpec,
+    HTTPBasicAuthSpec,
+    OAuth2AuthSpec,
+)
+from tap_example.definition.placeholders import fill_spec, missing_placeholders
+from tap_example.engine.documents import server_message
+from tap_example.engine.placement import host_of, without_params
+from tap_example.errors import AuthError, ConfigError, mask_url
 from tap_example.redact import register_secret
 
 LOGGER = logging.getLogger("tap-example")
-
-
-class AuthError(TapExampleError):
-    """Credentials were refused; the message says which API, which status and what to check."""
-
-
-def server_message(response: requests.Response, limit: int = 200) -> str:
-    """The human-readable part of an error body (``message``/``error``), else its text."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        for key in ("message", "error_description", "error", "detail", "title"):
-            value = body.get(key)
-            if isinstance(value, str) and value:
-                return value[:limit]
-            if isinstance(value, dict) and isinstance(value.get("message"), str):
-                return str(value["message"])[:limit]
-    text = " ".join(response.text.split())
-    return text[:limit] or (response.reason or "")
 
 
 class HostBoundAuthenticator(APIAuthenticatorBase):
@@ -55,28 +47,19 @@ class HostBoundAuthenticator(APIAuthenticatorBase):
         super().__init__(**kwargs)
         self.allowed_origins = frozenset(o.lower() for o in allowed_origins)
 
+    @override
     def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         if request.url and host_of(request.url) not in self.allowed_origins:
             # Another host (say a next link elsewhere) gets no credentials, not even an API
             # key the server echoed into the link's query string.
             for name in ("Authorization", *self.auth_headers):
                 request.headers.pop(name, None)
-            request.url = _without_params(request.url, self.auth_params)
+            request.url = without_params(request.url, self.auth_params)
             return request
-        return self._authenticate(request)
+        return self.add_credentials(request)
 
-    def _authenticate(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+    def add_credentials(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         return super().authenticate_request(request)
-
-
-def _without_params(url: str, names: Mapping[str, Any]) -> str:
-    """``url`` without the query parameters called ``names``."""
-    parts = urlsplit(url)
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    kept = [(name, value) for name, value in pairs if name not in names]
-    if len(kept) == len(pairs):
-        return url
-    return urlunsplit(parts._replace(query=urlencode(kept)))
 
 
 class BearerAuthenticator(HostBoundAuthenticator):
@@ -145,6 +128,7 @@ class OAuth2Authenticator(HostBoundAuthenticator, OAuthAuthenticator):
             client_secret=client_secret,
         )
         self.api_name = api_name
+        self.default_token_expiration = default_expiration
         self.refresh_token = refresh_token
         self.client_auth = client_auth
         self.extra_request_data = dict(extra_request_data or {})
@@ -160,6 +144,7 @@ class OAuth2Authenticator(HostBoundAuthenticator, OAuthAuthenticator):
         return "refresh_token" if self.refresh_token else "client_credentials"
 
     @property
+    @override
     def oauth_request_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"grant_type": self.grant_type, **self.extra_request_data}
         if self.refresh_token:
@@ -172,6 +157,7 @@ class OAuth2Authenticator(HostBoundAuthenticator, OAuthAuthenticator):
             body["scope"] = self.oauth_scopes
         return body
 
+    @override
     def is_token_valid(self) -> bool:
         if self.access_token is None or self.last_refreshed is None:
             return False
@@ -187,16 +173,18 @@ class OAuth2Authenticator(HostBoundAuthenticator, OAuthAuthenticator):
                 self.access_token = None
                 self.last_refreshed = None
 
-    def _authenticate(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+    @override
+    def add_credentials(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         with self._lock:
             if not self.is_token_valid():
                 self.update_access_token()
             request.headers["Authorization"] = f"Bearer {self.access_token}"
         return request
 
+    @override
     def update_access_token(self) -> None:
         """Request a token; a refusal ends the run with one line naming what to check."""
-        headers = dict(self._oauth_headers)
+        headers: dict[str, str] = {}
         if self.client_auth == "basic":
             pair = f"{self.client_id}:{self.client_secret or ''}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
@@ -226,7 +214,7 @@ class OAuth2Authenticator(HostBoundAuthenticator, OAuthAuthenticator):
             raise AuthError(msg) from None
         register_secret(token)
         self.access_token = token
-        expires = answer.get("expires_in", self._default_expiration)
+        expires = answer.get("expires_in", self.default_token_expiration)
         self.expires_in = int(expires) if expires else None
         self.last_refreshed = datetime.now(timezone.utc)
         self._refreshed_at = time.monotonic()
@@ -243,20 +231,90 @@ class OAuth2Authenticator(HostBoundAuthenticator, OAuthAuthenticator):
         )
 
 
-# --------------------------------------------------------------------------- choosing
+# --------------------------------------------------------------------------- registry
 
 
-def _token_url(spec: Mapping[str, Any], settings: Mapping[str, Any], base_url: str) -> str:
-    if settings.get("token_url"):
-        return str(settings["token_url"])
-    url = str(spec.get("token_url") or spec.get("access_token_url") or "/token")
+@dataclass(frozen=True)
+class AuthContext:
+    """What building an authenticator needs besides its spec."""
+
+    settings: Mapping[str, Any]
+    base_url: str
+    api_name: str
+    timeout: float = 60
+
+    @property
+    def origins(self) -> list[str]:
+        return [host_of(self.base_url)]
+
+
+SpecT = TypeVar("SpecT", bound=AuthSpec)
+AuthFactory = Callable[[Any, AuthContext], APIAuthenticatorBase]
+
+#: Authenticator factories by auth spec type.
+AUTHENTICATORS: dict[type[AuthSpec], AuthFactory] = {}
+
+
+def register_authenticator(
+    spec_type: type[SpecT], factory: Callable[[SpecT, AuthContext], APIAuthenticatorBase]
+) -> None:
+    """Make ``factory`` build the authenticator of ``spec_type`` (dlt's ``register_auth``)."""
+    AUTHENTICATORS[spec_type] = factory
+
+
+def _bearer(spec: BearerAuthSpec, ctx: AuthContext) -> APIAuthenticatorBase:
+    return BearerAuthenticator(token=str(spec.token), allowed_origins=ctx.origins)
+
+
+def _api_key(spec: APIKeyAuthSpec, ctx: AuthContext) -> APIAuthenticatorBase:
+    return APIKeyAuthenticator(
+        name=spec.name,
+        api_key=str(spec.api_key),
+        location=spec.location,
+        allowed_origins=ctx.origins,
+    )
+
+
+def _http_basic(spec: HTTPBasicAuthSpec, ctx: AuthContext) -> APIAuthenticatorBase:
+    return BasicAuthenticator(
+        username=str(spec.username), password=str(spec.password), allowed_origins=ctx.origins
+    )
+
+
+def _oauth2(spec: OAuth2AuthSpec, ctx: AuthContext) -> APIAuthenticatorBase:
+    scopes = spec.scopes
+    return OAuth2Authenticator(
+        api_name=ctx.api_name,
+        token_url=_token_url(spec, ctx),
+        client_id=str(spec.client_id),
+        client_secret=spec.client_secret,
+        refresh_token=spec.refresh_token or None,
+        scopes=" ".join(scopes) if isinstance(scopes, tuple) else scopes,
+        client_auth=spec.client_auth,
+        default_expiration=spec.default_token_expiration,
+        extra_request_data=spec.access_token_request_data,
+        timeout=ctx.timeout,
+        allowed_origins=ctx.origins,
+    )
+
+
+def _token_url(spec: OAuth2AuthSpec, ctx: AuthContext) -> str:
+    if ctx.settings.get("token_url"):
+        return str(ctx.settings["token_url"])
+    url = str(spec.token_url or spec.access_token_url or "/token")
     if url.startswith("/"):
-        return base_url.rstrip("/") + url
-    return urljoin(base_url.rstrip("/") + "/", url)
+        return ctx.base_url.rstrip("/") + url
+    return urljoin(ctx.base_url.rstrip("/") + "/", url)
+
+
+register_authenticator(BearerAuthSpec, _bearer)
+register_authenticator(APIKeyAuthSpec, _api_key)
+register_authenticator(HTTPBasicAuthSpec, _http_basic)
+register_authenticator(OAuth2AuthSpec, _oauth2)
 
 
 def build_authenticator(
-    alternatives: Sequence[Mapping[str, Any]],
+    alternatives: Sequence[AuthSpec],
     *,
     settings: Mapping[str, Any],
     base_url: str,
@@ -274,47 +332,15 @@ def build_authenticator(
             missing_by_alternative.append(missing)
             continue
         where = f"client.auth[{index}]" if len(alternatives) > 1 else "client.auth"
-        spec = fill_placeholders(raw, settings, where, origin)
-        return _make(spec, settings=settings, base_url=base_url, api_name=api_name, timeout=timeout)
+        spec = fill_spec(raw, settings, where, origin)
+        factory = AUTHENTICATORS.get(type(spec))
+        if factory is None:
+            msg = f"{origin}: {where}: no authenticator is registered for auth type {spec.kind!r}"
+            raise ConfigError(msg)
+        context = AuthContext(
+            settings=settings, base_url=base_url, api_name=api_name, timeout=timeout
+        )
+        return factory(spec, context)
     options = " or ".join(", ".join(m) for m in missing_by_alternative)
     msg = f"{api_name}: authentication needs the settings {options}"
     raise ConfigError(msg)
-
-
-def _make(
-    spec: Mapping[str, Any],
-    *,
-    settings: Mapping[str, Any],
-    base_url: str,
-    api_name: str,
-    timeout: float,
-) -> APIAuthenticatorBase:
-    origins = [host_of(base_url)]
-    kind = spec["type"]
-    if kind == "bearer":
-        return BearerAuthenticator(token=str(spec["token"]), allowed_origins=origins)
-    if kind == "api_key":
-        return APIKeyAuthenticator(
-            name=spec.get("name", "Authorization"),
-            api_key=str(spec["api_key"]),
-            location=spec.get("location", "header"),
-            allowed_origins=origins,
-        )
-    if kind == "http_basic":
-        return BasicAuthenticator(
-            username=str(spec["username"]), password=str(spec["password"]), allowed_origins=origins
-        )
-    scopes = spec.get("scopes")
-    return OAuth2Authenticator(
-        api_name=api_name,
-        token_url=_token_url(spec, settings, base_url),
-        client_id=str(spec["client_id"]),
-        client_secret=spec.get("client_secret"),
-        refresh_token=spec.get("refresh_token") or None,
-        scopes=" ".join(scopes) if isinstance(scopes, list) else scopes,
-        client_auth=spec.get("client_auth", "body"),
-        default_expiration=spec.get("default_token_expiration"),
-        extra_request_data=spec.get("access_token_request_data"),
-        timeout=timeout,
-        allowed_origins=origins,
-    )

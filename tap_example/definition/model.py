@@ -1,0 +1,296 @@
+"""The definition model: typed, frozen data, with one spec type per paginator and per auth type.
+
+Nothing here talks to the network or the SDK: :mod:`tap_example.definition.load` turns a file
+into these objects (validating it once), and :mod:`tap_example.engine` turns them into
+paginators, authenticators and streams. The spec registries (:data:`PAGINATOR_SPECS`,
+:data:`AUTH_SPECS`) are the single source of which ``type`` names and keys exist; a test keeps
+the published JSON Schema (``definition.schema.json``) and the engine's registries equal to them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from tap_example.definition.stop_condition import StopCondition
+from tap_example.errors import DefinitionError
+
+DEFAULT_RETRY_CODES = (429, 500, 502, 503, 504)
+
+
+# --------------------------------------------------------------------------- paginators
+
+
+@dataclass(frozen=True)
+class PaginatorSpec:
+    """What every paginator type accepts: a page size and the parameter that carries it."""
+
+    #: The ``type`` names a definition may use for this spec (the first is canonical).
+    type_names: ClassVar[tuple[str, ...]] = ()
+
+    limit: int | None = None
+    limit_param: str = "limit"
+
+    @property
+    def kind(self) -> str:
+        """The canonical type name (``next_link`` is spelled ``json_link`` here)."""
+        return self.type_names[0]
+
+    @classmethod
+    def keys(cls) -> frozenset[str]:
+        """The definition keys of this type (besides ``type``)."""
+        return frozenset(f.name for f in dataclasses.fields(cls))
+
+    def with_page_size(self, page_size: int | None) -> PaginatorSpec:
+        """This spec with the ``page_size`` setting in place of ``limit`` (where it has one)."""
+        if page_size is None or self.limit is None:
+            return self
+        return dataclasses.replace(self, limit=page_size)
+
+
+@dataclass(frozen=True)
+class SinglePageSpec(PaginatorSpec):
+    """One request, no paging."""
+
+    type_names: ClassVar[tuple[str, ...]] = ("single_page",)
+
+
+@dataclass(frozen=True)
+class PagedSpec(PaginatorSpec):
+    """Paginators that read more than one page: an optional stop condition and page cap."""
+
+    stop_condition: StopCondition | None = None
+    maximum_page: int | None = None
+
+
+@dataclass(frozen=True)
+class JSONLinkSpec(PagedSpec):
+    """A next-page URL in the body (``next_url_path``)."""
+
+    type_names: ClassVar[tuple[str, ...]] = ("json_link", "next_link")
+    next_url_path: str = "next"
+
+
+@dataclass(frozen=True)
+class HeaderLinkSpec(PagedSpec):
+    """The ``Link: <url>; rel="next"`` response header."""
+
+    type_names: ClassVar[tuple[str, ...]] = ("header_link",)
+    links_next_key: str = "next"
+
+
+@dataclass(frozen=True)
+class CursorSpec(PagedSpec):
+    """A cursor read at ``cursor_path``, sent back as a query parameter or in the JSON body."""
+
+    type_names: ClassVar[tuple[str, ...]] = ("cursor",)
+    cursor_path: str | None = None
+    cursor_param: str | None = None
+    cursor_body_path: str | None = None
+
+    @property
+    def effective_cursor_path(self) -> str:
+        """``cursor_path``, defaulting to the parameter's (or body path's) name."""
+        return self.cursor_path or self.cursor_param or self.cursor_body_path or "cursor"
+
+
+@dataclass(frozen=True)
+class PageNumberSpec(PagedSpec):
+    """Page numbers from ``page`` (or ``base_page``); ``total_path`` counts pages."""
+
+    type_names: ClassVar[tuple[str, ...]] = ("page_number",)
+    base_page: int = 0
+    page: int | None = None
+    page_param: str = "page"
+    #: Where the body gives the number of pages; ``None`` (``total_path: null``): nowhere.
+    total_path: str | None = "total"
+
+
+@dataclass(frozen=True)
+class OffsetSpec(PagedSpec):
+    """``offset``/``limit`` paging; ``total_path`` counts records."""
+
+    type_names: ClassVar[tuple[str, ...]] = ("offset",)
+    offset: int = 0
+    offset_param: str = "offset"
+    total_path: str | None = "total"
+    maximum_offset: int | None = None
+
+
+#: Paginator spec types by every ``type`` name a definition may use.
+PAGINATOR_SPECS: dict[str, type[PaginatorSpec]] = {
+    name: spec
+    for spec in (
+        SinglePageSpec,
+        JSONLinkSpec,
+        HeaderLinkSpec,
+        CursorSpec,
+        PageNumberSpec,
+        OffsetSpec,
+    )
+    for name in spec.type_names
+}
+
+
+# --------------------------------------------------------------------------- auth
+
+
+@dataclass(frozen=True)
+class AuthSpec:
+    """One way to authenticate. String values may hold ``${setting}`` placeholders until the
+    alternative is chosen (:func:`tap_example.definition.placeholders.fill_spec`)."""
+
+    type_names: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def kind(self) -> str:
+        return self.type_names[0]
+
+    @classmethod
+    def keys(cls) -> frozenset[str]:
+        return frozenset(f.name for f in dataclasses.fields(cls))
+
+    def values(self) -> dict[str, Any]:
+        """The spec's fields as a mapping (for placeholder checks)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+@dataclass(frozen=True)
+class BearerAuthSpec(AuthSpec):
+    """``Authorization: Bearer <token>``."""
+
+    type_names: ClassVar[tuple[str, ...]] = ("bearer",)
+    token: str = ""
+
+
+@dataclass(frozen=True)
+class APIKeyAuthSpec(AuthSpec):
+    """An API key in a header (``name``) or in the query string."""
+
+    type_names: ClassVar[tuple[str, ...]] = ("api_key",)
+    api_key: str = ""
+    name: str = "Authorization"
+    location: Literal["header", "query"] = "header"
+
+
+@dataclass(frozen=True)
+class HTTPBasicAuthSpec(AuthSpec):
+    """HTTP Basic authentication."""
+
+    type_names: ClassVar[tuple[str, ...]] = ("http_basic",)
+    username: str = ""
+    password: str = ""
+
+
+@dataclass(frozen=True)
+class OAuth2AuthSpec(AuthSpec):
+    """OAuth2 client-credentials grant, or refresh-token grant when ``refresh_token`` is set."""
+
+    type_names: ClassVar[tuple[str, ...]] = (
+        "oauth2",
+        "oauth2_client_credentials",
+        "oauth2_refresh_token",
+    )
+    client_id: str = ""
+    client_secret: str | None = None
+    refresh_token: str | None = None
+    token_url: str | None = None
+    access_token_url: str | None = None
+    scopes: str | tuple[str, ...] | None = None
+    client_auth: Literal["body", "basic"] = "body"
+    default_token_expiration: int | None = None
+    access_token_request_data: Mapping[str, Any] = field(default_factory=dict)
+
+
+#: Auth spec types by every ``type`` name a definition may use.
+AUTH_SPECS: dict[str, type[AuthSpec]] = {
+    name: spec
+    for spec in (BearerAuthSpec, APIKeyAuthSpec, HTTPBasicAuthSpec, OAuth2AuthSpec)
+    for name in spec.type_names
+}
+
+
+# --------------------------------------------------------------------------- resources
+
+
+@dataclass(frozen=True)
+class ErrorHandler:
+    """Which statuses are retried, how often, and how fast the waits grow."""
+
+    retry_on_status_codes: tuple[int, ...] = DEFAULT_RETRY_CODES
+    max_retries: int = 5
+    backoff_factor: float = 1.0
+
+
+@dataclass(frozen=True)
+class Incremental:
+    """A datetime replication key, and how the server can filter on it."""
+
+    cursor_path: str
+    start_param: str | None = None
+    initial_value: str | None = None
+    row_order: Literal["asc", "desc"] | None = None  # where the API guarantees an order
+    per_parent: bool = False  # child streams: one bookmark per parent record
+
+
+@dataclass(frozen=True)
+class ParentBinding:
+    """``{placeholder}`` (in the path, or a query parameter) takes ``field`` of a parent record."""
+
+    placeholder: str
+    resource: str
+    field: str
+    in_path: bool
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One endpoint of the API: becomes one Singer stream."""
+
+    name: str
+    path: str
+    method: str = "GET"
+    params: Mapping[str, Any] = field(default_factory=dict)
+    json: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    data_selector: str | None = None
+    paginator: PaginatorSpec | None = None
+    error_handler: ErrorHandler = ErrorHandler()
+    primary_key: tuple[str, ...] = ()
+    write_disposition: Literal["append", "merge", "replace"] = "append"
+    incremental: Incremental | None = None
+    bindings: tuple[ParentBinding, ...] = ()
+    include_from_parent: tuple[str, ...] = ()
+    schema_file: Path | None = None
+    selected: bool = True
+
+    @property
+    def parent(self) -> str | None:
+        return self.bindings[0].resource if self.bindings else None
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A validated API definition with settings filled in (auth alternatives excepted)."""
+
+    name: str
+    origin: str
+    base_url: str
+    headers: Mapping[str, str]
+    auth: tuple[AuthSpec, ...]
+    resources: tuple[Resource, ...]
+    #: Placeholders left unfilled because their setting is not set (discovery needs none).
+    unfilled: tuple[str, ...] = ()
+    #: Settings the definition's ``${name}`` placeholders name (credentials, account ids, ...).
+    settings_used: tuple[str, ...] = ()
+
+    def require_settings(self) -> None:
+        """Raise for the first ``${setting}`` that a sync would need but is not set."""
+        if self.unfilled:
+            raise DefinitionError(self.unfilled[0])
+
+    def resource(self, name: str) -> Resource:
+        return next(r for r in self.resources if r.name == name)

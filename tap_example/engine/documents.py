@@ -1,0 +1,52 @@
+"""Response bodies: decoded once per response, and the server's own words for an error."""
+
+from __future__ import annotations
+
+import json
+import threading
+import weakref
+from typing import Any
+
+import requests
+
+from tap_example.errors import APIError, mask_url
+
+_documents: weakref.WeakKeyDictionary[requests.Response, Any] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def response_document(response: requests.Response) -> Any:
+    """Decode a JSON body once per response; paginator and record parser share the result."""
+    with _lock:
+        if response in _documents:
+            return _documents[response]
+    try:
+        document = json.loads(response.content)
+    except ValueError as exc:
+        snippet = response.text[:80].replace("\n", " ")
+        msg = (
+            f"{response.request.method} {mask_url(response.url)} answered HTTP "
+            f"{response.status_code} with a body that is not JSON ({exc.msg if hasattr(exc, 'msg') else exc}): "
+            f"{snippet!r}"
+        )
+        raise APIError(msg) from None
+    with _lock:
+        _documents[response] = document
+    return document
+
+
+def server_message(response: requests.Response, limit: int = 200) -> str:
+    """The human-readable part of an error body (``message``/``error``), else its text."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        for key in ("message", "error_description", "error", "detail", "title"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value[:limit]
+            if isinstance(value, dict) and isinstance(value.get("message"), str):
+                return str(value["message"])[:limit]
+    text = " ".join(response.text.split())
+    return text[:limit] or (response.reason or "")

@@ -1,0 +1,168 @@
+"""Incremental policy: where a sync starts, which records are older than the bookmark, when a
+newest-first list can stop, and the bookmark the server filters on.
+
+Bookmarks are compared as instants (:func:`~tap_example.timestamps.parse_timestamp`); the SDK's
+state holds them in the fixed-width UTC form of :func:`~tap_example.timestamps.bookmark_string`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from tap_example.definition.model import Incremental
+from tap_example.engine.partition import PartitionState
+from tap_example.timestamps import bookmark_string, parse_timestamp, to_utc_string
+
+
+class StateView(Protocol):
+    """What the policy reads of a stream's Singer state."""
+
+    @property
+    def tap_state(self) -> Mapping[str, Any]: ...
+
+    def state_partition(self, context: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        """The state partition ``context`` maps to (``None`` for the stream's own entry)."""
+
+    def compare_start_date(self, value: str, start_date_value: str) -> str: ...
+
+
+class IncrementalPolicy:
+    """One stream's incremental behaviour, from its resource's ``incremental`` spec."""
+
+    def __init__(
+        self,
+        stream_name: str,
+        spec: Incremental | None,
+        state: StateView,
+        settings: Mapping[str, Any],
+        *,
+        lists_every_parent: Callable[[], bool],
+    ) -> None:
+        self.stream_name = stream_name
+        #: The incremental spec when the stream replicates incrementally, else ``None``.
+        self.spec = spec
+        self.replication_key = spec.cursor_path if spec else None
+        self.state = state
+        self.settings = settings
+        self._lists_every_parent = lists_every_parent
+        self._filter_cache: dict[str, datetime | None] = {}
+        self._filter_last: tuple[Mapping[str, Any] | None, datetime | None] | None = None
+
+    @property
+    def lists_every_parent(self) -> bool:
+        """Some children need every parent each run: no server filter and no early stop here;
+        the client filter still decides what is emitted."""
+        return self._lists_every_parent()
+
+    def starting_value(self, context: Mapping[str, Any] | None) -> Any:
+        """Where this context's sync starts: the bookmark or ``start_date`` (the later one),
+        else the definition's ``initial_value``.
+
+        Inside the SDK's sync of the context this is the value it froze in state
+        (``starting_replication_value``); a child's first request prepared ahead of that sync
+        (see :mod:`tap_example.engine.concurrency`) works it out from state the same way.
+        """
+        saved = self._saved_state(context)
+        if "starting_replication_value" in saved:
+            value = saved["starting_replication_value"]
+        else:
+            value = saved.get("replication_key_value")
+            if not value or saved.get("replication_key") != self.replication_key:
+                value = None
+            start_date = self.settings.get("start_date")
+            if start_date:
+                value = self.state.compare_start_date(value, start_date) if value else start_date
+        if value is None and self.spec:
+            value = self.spec.initial_value
+        return value
+
+    def server_filter(self, context: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The query parameter that asks the server for records at or after the start."""
+        spec = self.spec
+        if not spec or not spec.start_param or self.lists_every_parent:
+            return {}
+        start = self.starting_value(context)
+        return {spec.start_param: to_utc_string(start)} if start is not None else {}
+
+    def is_older(self, record: Mapping[str, Any], context: Mapping[str, Any] | None) -> bool:
+        """The client-side filter: a record older than the bookmark (or start) is not emitted
+        again; one equal to it is (it may share its instant with an unseen one)."""
+        if not self.replication_key:
+            return False
+        bookmark = self.filter_value(context)
+        if bookmark is None:
+            return False
+        stamp = parse_timestamp(record.get(self.replication_key))
+        return stamp is not None and stamp < bookmark
+
+    def stop_below(self, context: Mapping[str, Any] | None) -> datetime | None:
+        """On a newest-first list, paging can stop once a page reaches below this instant."""
+        spec = self.spec
+        if not spec or spec.row_order != "desc" or self.lists_every_parent:
+            return None
+        return self.filter_value(context)
+
+    def passed_bookmark(
+        self, records: Iterable[Mapping[str, Any]], context: Mapping[str, Any] | None
+    ) -> bool:
+        """On a newest-first list: this page reached below the bookmark, so later pages hold
+        nothing new and paging can stop after it."""
+        stop_below = self.stop_below(context)
+        if stop_below is None:
+            return False
+        oldest = self.oldest(records)
+        return oldest is not None and oldest < stop_below
+
+    def oldest(self, records: Iterable[Mapping[str, Any]]) -> datetime | None:
+        """The oldest replication-key instant among ``records``."""
+        oldest: datetime | None = None
+        key = self.replication_key or ""
+        for record in records:
+            stamp = parse_timestamp(record.get(key))
+            if stamp is not None and (oldest is None or stamp < oldest):
+                oldest = stamp
+        return oldest
+
+    def filter_value(self, context: Mapping[str, Any] | None) -> datetime | None:
+        """The bookmark (or start) of the context's state partition, parsed once per partition."""
+        last = self._filter_last
+        if last is not None and last[0] is context:  # same context as the previous record
+            return last[1]
+        partition = self.state.state_partition(context) or {}
+        key = json.dumps(partition, sort_keys=True, default=str)
+        if key not in self._filter_cache:
+            self._filter_cache[key] = parse_timestamp(self.starting_value(context))
+        value = self._filter_cache[key]
+        self._filter_last = (context, value)
+        return value
+
+    def _saved_state(self, context: Mapping[str, Any] | None) -> Mapping[str, Any]:
+        """This context's state entry, read without creating one."""
+        entry = (self.state.tap_state.get("bookmarks") or {}).get(self.stream_name) or {}
+        partition = self.state.state_partition(context)
+        if not partition:
+            return entry
+        partitions = entry.get("partitions") or []
+        return next((p for p in partitions if p.get("context") == partition), {})
+
+
+def bookmark_update(
+    record: dict[str, Any], replication_key: str | None, is_sorted: bool, partition: PartitionState
+) -> dict[str, Any] | None:
+    """What the SDK's state step gets of ``record``: only the replication key, as a
+    :func:`bookmark_string` so the SDK's string maximum is right (bookmarks from an incoming
+    state file are brought to that form when the tap loads it). ``None`` skips the step: on an
+    unsorted stream the SDK keeps the maximum, so a value not above this partition's maximum so
+    far changes nothing."""
+    if not replication_key or record.get(replication_key) is None:
+        return record
+    value = bookmark_string(record[replication_key])
+    if not is_sorted and isinstance(value, str):
+        best = partition.partition_max
+        if isinstance(best, str) and value <= best:
+            return None
+        partition.partition_max = value
+    return {replication_key: value}

@@ -1,0 +1,372 @@
+"""Paginators for every paging style, on the SDK's ``BaseAPIPaginator``, chosen from a registry.
+
+Each paginator knows two things: how to read the next token from a response
+(``has_more``/``get_next``, the SDK contract) and how to put a token into the next request
+(:meth:`DefinitionPaginator.apply`), so a stream never needs per-style code. The registry
+(:data:`PAGINATORS`, :func:`register_paginator`) maps each spec type of
+:mod:`tap_example.definition.model` to its paginator class, as dlt's ``PAGINATOR_MAP`` does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, ClassVar, Generic, NoReturn, TypeVar
+from urllib.parse import urljoin
+
+import requests
+from singer_sdk.pagination import BaseAPIPaginator
+from singer_sdk.streams.rest import HTTPRequest
+from typing_extensions import override
+
+from tap_example.definition.model import (
+    CursorSpec,
+    HeaderLinkSpec,
+    JSONLinkSpec,
+    OffsetSpec,
+    PagedSpec,
+    PageNumberSpec,
+    PaginatorSpec,
+    SinglePageSpec,
+)
+from tap_example.engine.documents import response_document
+from tap_example.engine.placement import is_link, set_in
+from tap_example.errors import APIError, PaginationError, mask_url
+from tap_example.jsonpaths import MISSING, compile_path
+
+SpecT = TypeVar("SpecT", bound=PaginatorSpec)
+
+
+class DefinitionPaginator(BaseAPIPaginator[Any], Generic[SpecT]):
+    """Base of all definition paginators: page size, stop condition and request shaping."""
+
+    type_name: ClassVar[str]
+
+    def __init__(self, spec: SpecT, start_value: Any = None) -> None:
+        super().__init__(start_value)
+        self.spec = spec
+        self.limit: int | None = spec.limit
+        self.limit_param: str = spec.limit_param
+        paged = spec if isinstance(spec, PagedSpec) else None
+        self.stop_condition = paged.stop_condition if paged else None
+        self.maximum_page = paged.maximum_page if paged else None
+        self.body_paging = False  # page size and token travel in the JSON body (POST search)
+        #: Pages one partition may take (the ``max_pages_per_partition`` setting); None: no limit.
+        self.max_pages: int | None = None
+        self.stopped = False  # the stream asked to stop after the current page
+        self._seen_tokens: set[str] = set()
+        self._seen_pages: set[bytes] = set()
+
+    # Request side --------------------------------------------------------------------
+    def apply(self, request: HTTPRequest, token: Any) -> None:
+        """Put the page size and ``token`` (``None`` on the first page) into ``request``."""
+        if self.limit is not None:
+            self._put(request, self.limit_param, self.limit)
+
+    def _put(self, request: HTTPRequest, name: str, value: Any) -> None:
+        if self.body_paging:
+            data = request.data if isinstance(request.data, dict) else None
+            request.data = set_in(data, name, value)
+        else:
+            request.params[name] = value
+
+    # Response side -------------------------------------------------------------------
+    @override
+    def has_more(self, response: requests.Response) -> bool:
+        """More pages unless the stream stopped, ``maximum_page`` is reached (the SDK counts
+        the page before asking) or the stop condition holds."""
+        if self.stopped:
+            return False
+        if self.maximum_page is not None and self.count >= self.maximum_page:
+            return False
+        if self.stop_condition is None:
+            return True
+        return not self.stop_condition.is_met(response_document(response))
+
+    @override
+    def advance(self, response: requests.Response) -> None:
+        """Advance; paging that does not (a repeated or cycling token, too many pages) is a
+        :class:`PaginationError` before the next request is sent."""
+        try:
+            super().advance(response)
+        except RuntimeError:  # the SDK's check: the same token twice in a row
+            self._stuck(response, f"the same {self.type_name} token twice in a row")
+        if self.finished:
+            return
+        token = json.dumps(self.current_value, sort_keys=True, default=str)
+        if token in self._seen_tokens:
+            self._stuck(response, f"a {self.type_name} token it had sent before (a cycle)")
+        self._seen_tokens.add(token)
+        if self.max_pages is not None and self.count >= self.max_pages:
+            msg = (
+                f"paging ran past {self.max_pages} pages at {mask_url(response.url)}; if the API "
+                "really has more, raise the setting max_pages_per_partition"
+            )
+            raise PaginationError(msg)
+
+    def stop(self) -> None:
+        """End paging after the current page (the stream knows the rest is not wanted)."""
+        self.stopped = True
+
+    def peek_next(self, response: requests.Response) -> Any:
+        """The token the next :meth:`advance` on ``response`` would move to, without moving;
+        ``None`` when paging would stop there (so a next page can be fetched ahead)."""
+        if self.finished or not self.has_more(response):
+            return None
+        token = self.get_next(response)
+        if not token or token == self.current_value:
+            return None
+        if json.dumps(token, sort_keys=True, default=str) in self._seen_tokens:
+            return None  # a cycle: advance will report it
+        pages_after = self.count + 1
+        if (self.maximum_page is not None and pages_after >= self.maximum_page) or (
+            self.max_pages is not None and pages_after >= self.max_pages
+        ):
+            return None
+        return token
+
+    def check_page_is_new(self, response: requests.Response, records: list[Any]) -> None:
+        """The records of a page already served in this partition mean paging is stuck
+        (say, a page number the server ignores): stop before emitting them twice."""
+        if not records:
+            return
+        # A page's first and last records and its length identify it well enough for this
+        # check, at a fixed cost per page however large the page is.
+        fingerprint = json.dumps(
+            [len(records), records[0], records[-1]], sort_keys=True, default=str
+        )
+        digest = hashlib.sha256(fingerprint.encode()).digest()
+        if digest in self._seen_pages:
+            self._stuck(response, "a page of records it had already sent")
+        self._seen_pages.add(digest)
+
+    def _stuck(self, response: requests.Response, what: str) -> NoReturn:
+        msg = f"paging does not advance at {mask_url(response.url)}: the server sent {what}"
+        raise PaginationError(msg)
+
+
+class _Totals:
+    """Reads the count at ``total_path`` (pages or records, by paginator)."""
+
+    def __init__(self, total_path: str | None) -> None:
+        self._total = compile_path(total_path) if total_path else None
+
+    def __call__(self, response: requests.Response) -> int | None:
+        if self._total is None:
+            return None
+        total = self._total(response_document(response))
+        return total if isinstance(total, int) and not isinstance(total, bool) else None
+
+
+class SinglePagePaginator(DefinitionPaginator[SinglePageSpec]):
+    """One request, no paging."""
+
+    type_name = "single_page"
+
+    @override
+    def has_more(self, response: requests.Response) -> bool:
+        return False
+
+    @override
+    def get_next(self, response: requests.Response) -> None:
+        return None
+
+
+class JSONLinkPaginator(DefinitionPaginator[JSONLinkSpec]):
+    """Follows a next-page URL found in the body (HAL ``_links.next.href``, ``links.next``)."""
+
+    type_name = "json_link"
+
+    def __init__(self, spec: JSONLinkSpec) -> None:
+        super().__init__(spec)
+        self._next_url = compile_path(spec.next_url_path or "next")
+
+    @override
+    def apply(self, request: HTTPRequest, token: Any) -> None:
+        if token is None:
+            super().apply(request, token)
+            return
+        # A next link is followed exactly as given: it carries its own query string.
+        request.url = urljoin(request.url, token)
+        request.params = {}
+
+    @override
+    def get_next(self, response: requests.Response) -> str | None:
+        value = self._next_url(response_document(response))
+        if not value or value is MISSING:
+            return None
+        if not isinstance(value, str):
+            msg = f"next link at {mask_url(response.url)} is not a string: {type(value).__name__}"
+            raise APIError(msg)
+        return urljoin(response.url, value)
+
+
+class HeaderLinkPaginator(DefinitionPaginator[HeaderLinkSpec]):
+    """Follows the ``Link: <url>; rel="next"`` response header."""
+
+    type_name = "header_link"
+
+    def __init__(self, spec: HeaderLinkSpec) -> None:
+        super().__init__(spec)
+        self._rel = spec.links_next_key or "next"
+
+    @override
+    def apply(self, request: HTTPRequest, token: Any) -> None:
+        if token is None:
+            super().apply(request, token)
+            return
+        request.url = urljoin(request.url, token)
+        request.params = {}
+
+    @override
+    def has_more(self, response: requests.Response) -> bool:
+        return self._rel in response.links and super().has_more(response)
+
+    @override
+    def get_next(self, response: requests.Response) -> str | None:
+        url = response.links.get(self._rel, {}).get("url")
+        return urljoin(response.url, url) if url else None
+
+
+class CursorPaginator(DefinitionPaginator[CursorSpec]):
+    """A cursor read from the body (``cursor_path``) and sent back as a query parameter
+    (``cursor_param``) or inside the JSON body (``cursor_body_path``).
+
+    ``cursor_path`` defaults to the parameter's name. With neither ``cursor_param`` nor
+    ``cursor_body_path`` a cursor that is a URL is followed as a next link (the seeds'
+    ``cursor_path: _links.next.href`` form) and any other value is sent as ``cursor``.
+    """
+
+    type_name = "cursor"
+
+    def __init__(self, spec: CursorSpec) -> None:
+        super().__init__(spec)
+        self.cursor_param = spec.cursor_param
+        self.cursor_body_path = spec.cursor_body_path
+        self.body_paging = bool(self.cursor_body_path)
+        self._cursor = compile_path(spec.effective_cursor_path)
+
+    @override
+    def apply(self, request: HTTPRequest, token: Any) -> None:
+        if (
+            token is not None
+            and not (self.cursor_param or self.cursor_body_path)
+            and is_link(token)
+        ):
+            request.url = urljoin(request.url, token)
+            request.params = {}
+            return
+        super().apply(request, token)
+        if token is not None:
+            self._put(request, self.cursor_body_path or self.cursor_param or "cursor", token)
+
+    @override
+    def get_next(self, response: requests.Response) -> Any:
+        value = self._cursor(response_document(response))
+        if value is MISSING or value in (None, ""):
+            return None
+        return value
+
+
+class PageNumberPaginator(DefinitionPaginator[PageNumberSpec]):
+    """``page`` numbers from ``base_page`` (or ``page``), stopping after ``total_path`` pages
+    (when the body has it), at ``maximum_page``, or at an empty page."""
+
+    type_name = "page_number"
+
+    def __init__(self, spec: PageNumberSpec) -> None:
+        self.base_page = spec.base_page
+        super().__init__(spec, spec.page if spec.page is not None else spec.base_page)
+        self.page_param = spec.page_param or "page"
+        self.total_in = _Totals(spec.total_path)
+
+    @override
+    def apply(self, request: HTTPRequest, token: Any) -> None:
+        super().apply(request, token)
+        self._put(request, self.page_param, self.current_value if token is None else token)
+
+    @override
+    def has_more(self, response: requests.Response) -> bool:
+        if not super().has_more(response):
+            return False
+        total = self.total_in(response)
+        return total is None or self.current_value - self.base_page + 1 < total
+
+    @override
+    def get_next(self, response: requests.Response) -> int:
+        return int(self.current_value) + 1
+
+
+class OffsetPaginator(DefinitionPaginator[OffsetSpec]):
+    """``offset``/``limit`` paging, stopping at ``total_path`` records, ``maximum_offset``
+    or an empty page."""
+
+    type_name = "offset"
+
+    def __init__(self, spec: OffsetSpec) -> None:
+        super().__init__(spec, spec.offset)
+        if self.limit is None:
+            msg = "offset paginator needs 'limit'"
+            raise ValueError(msg)
+        self.offset_param = spec.offset_param or "offset"
+        self.maximum_offset = spec.maximum_offset
+        self.total_in = _Totals(spec.total_path)
+
+    @override
+    def apply(self, request: HTTPRequest, token: Any) -> None:
+        super().apply(request, token)
+        self._put(request, self.offset_param, self.current_value if token is None else token)
+
+    @override
+    def has_more(self, response: requests.Response) -> bool:
+        if not super().has_more(response):
+            return False
+        next_offset = int(self.current_value) + int(self.limit or 0)
+        if self.maximum_offset is not None and next_offset >= self.maximum_offset:
+            return False
+        total = self.total_in(response)
+        return total is None or next_offset < total
+
+    @override
+    def get_next(self, response: requests.Response) -> int:
+        return int(self.current_value) + int(self.limit or 0)
+
+
+#: Paginator classes by spec type (the definition's ``type`` names live on the spec types).
+PAGINATORS: dict[type[PaginatorSpec], type[DefinitionPaginator[Any]]] = {}
+
+
+def register_paginator(
+    spec_type: type[PaginatorSpec], paginator: type[DefinitionPaginator[Any]]
+) -> None:
+    """Make ``paginator`` the runtime of ``spec_type`` (dlt's ``register_paginator``)."""
+    PAGINATORS[spec_type] = paginator
+
+
+for _spec_type, _paginator in (
+    (SinglePageSpec, SinglePagePaginator),
+    (JSONLinkSpec, JSONLinkPaginator),
+    (HeaderLinkSpec, HeaderLinkPaginator),
+    (CursorSpec, CursorPaginator),
+    (PageNumberSpec, PageNumberPaginator),
+    (OffsetSpec, OffsetPaginator),
+):
+    register_paginator(_spec_type, _paginator)
+
+
+def build_paginator(
+    spec: PaginatorSpec | None, page_size: int | None = None, max_pages: int | None = None
+) -> DefinitionPaginator[Any]:
+    """A fresh paginator for ``spec`` (one page when there is none).
+
+    ``page_size`` (the tap setting) replaces the definition's ``limit`` where it has one;
+    ``max_pages`` is the ``max_pages_per_partition`` guard.
+    """
+    spec = (spec or SinglePageSpec()).with_page_size(page_size)
+    paginator_type = PAGINATORS.get(type(spec))
+    if paginator_type is None:
+        msg = f"no paginator is registered for {type(spec).__name__} (type {spec.kind!r})"
+        raise TypeError(msg)
+    paginator = paginator_type(spec)
+    paginator.max_pages = max_pages
+    return paginator

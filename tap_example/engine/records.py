@@ -1,0 +1,157 @@
+"""Records: found in a response body (the ``data_selector``) and shaped for the stream's schema."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple
+
+import requests
+
+from tap_example.definition.model import Resource
+from tap_example.engine.documents import response_document, server_message
+from tap_example.errors import APIError, mask_url
+from tap_example.jsonpaths import MISSING, compile_path
+from tap_example.timestamps import to_utc_string
+
+#: Keys that commonly hold the records when a resource names no ``data_selector``.
+AUTO_SELECTOR_KEYS = ("data", "items", "results", "records", "entries")
+
+
+class Page(NamedTuple):
+    """A page's records, and whether the body held a list (not a single object)."""
+
+    records: list[dict[str, Any]]
+    from_list: bool
+
+
+class RecordSelector:
+    """Finds a page's records: the ``data_selector`` path, or the first list of objects."""
+
+    def __init__(self, stream_name: str, resource: Resource, logger: logging.Logger) -> None:
+        self.stream_name = stream_name
+        self.resource = resource
+        self.logger = logger
+        self._getter: Callable[[Any], Any] | None = (
+            compile_path(resource.data_selector) if resource.data_selector is not None else None
+        )
+        self._missing_logged = False
+
+    def select(self, document: Any) -> Any:
+        if self._getter is not None:
+            return self._getter(document)
+        if isinstance(document, list):
+            return document
+        if isinstance(document, dict):
+            for key in AUTO_SELECTOR_KEYS:
+                if isinstance(document.get(key), list):
+                    return document[key]
+            for value in document.values():
+                if isinstance(value, list) and (not value or isinstance(value[0], dict)):
+                    return value
+        return document
+
+    def count(self, response: requests.Response) -> int:
+        """Records on a page (for progress and the SDK's sync costs)."""
+        data = self.select(response_document(response)) if response.content else None
+        return len(data) if isinstance(data, list) else int(isinstance(data, dict))
+
+    def page(self, response: requests.Response) -> Page:
+        """The page's records; an error body, a non-list or a non-object record ends the run."""
+        document = response_document(response)
+        data = self.select(document)
+        if data is MISSING or data is document:
+            self._check_not_an_error(response, document)
+        if data is MISSING or data is None:
+            if data is MISSING:
+                self._note_missing_records(response)
+            return Page([], from_list=False)
+        if isinstance(data, dict):
+            return Page([data], from_list=False)
+        if not isinstance(data, list):
+            msg = f"stream '{self.stream_name}': data_selector at {mask_url(response.url)} found a {type(data).__name__}, not records"
+            raise APIError(msg)
+        odd = next((record for record in data if not isinstance(record, dict)), None)
+        if odd is not None:  # checked before the first record of the page goes out
+            msg = f"stream '{self.stream_name}': a record at {mask_url(response.url)} is a {type(odd).__name__}, not an object"
+            raise APIError(msg)
+        return Page(data, from_list=True)
+
+    def _check_not_an_error(self, response: requests.Response, document: Any) -> None:
+        """A success status with an error body (``{"error": ...}`` and no records) ends the run."""
+        if isinstance(document, dict) and (document.get("error") or document.get("errors")):
+            msg = (
+                f"stream '{self.stream_name}': {response.request.method} {mask_url(response.url)} answered "
+                f"HTTP {response.status_code} with an error instead of records: {server_message(response)}"
+            )
+            raise APIError(msg)
+
+    def _note_missing_records(self, response: requests.Response) -> None:
+        """A page without the data_selector's path may be an API's way to say "none" (HAL
+        omits empty ``_embedded``), so the run goes on; say so once per stream."""
+        if not self._missing_logged:
+            self._missing_logged = True
+            self.logger.warning(
+                "stream '%s': %s %s answered without %r (the data_selector); no records taken "
+                "from it (later pages like this are not reported)",
+                self.stream_name,
+                response.request.method,
+                mask_url(response.url),
+                self.resource.data_selector or "a list of records",
+            )
+
+
+class RecordShaper:
+    """Shapes a record for the schema: undeclared fields dropped (said once per field), parent
+    values added, date-times in UTC ``Z``."""
+
+    def __init__(
+        self,
+        stream_name: str,
+        resource: Resource,
+        schema: Mapping[str, Any],
+        logger: logging.Logger,
+    ) -> None:
+        self.stream_name = stream_name
+        self.resource = resource
+        self.logger = logger
+        properties = schema.get("properties") or {}
+        self.fields = frozenset(properties)
+        #: Top-level schema properties that hold date-times (normalised to UTC ``Z``).
+        self.datetime_fields = tuple(
+            name
+            for name, prop in properties.items()
+            if isinstance(prop, dict) and prop.get("format") == "date-time"
+        )
+        self._drift_logged: set[str] = set()
+
+    def shape(self, row: dict[str, Any], context: Mapping[str, Any] | None) -> dict[str, Any]:
+        fields = self.fields
+        if not fields.issuperset(row):
+            extra = row.keys() - fields
+            self._note_schema_drift(extra)
+            for name in extra:
+                del row[name]
+        if context is not None:
+            for binding in self.resource.bindings:
+                if binding.placeholder not in row:
+                    row[binding.placeholder] = context.get(binding.placeholder)
+            parent = self.resource.parent
+            for field in self.resource.include_from_parent:
+                row[f"_{parent}_{field}"] = context.get(f"_{parent}_{field}")
+        for field in self.datetime_fields:
+            value = row.get(field)
+            if value is not None and not (type(value) is str and value[-1:] == "Z"):
+                row[field] = to_utc_string(value)
+        return row
+
+    def _note_schema_drift(self, extra: Iterable[str]) -> None:
+        """Fields the server added (schema drift) are dropped; say so once per field."""
+        new = sorted(set(extra) - self._drift_logged)
+        if new:
+            self._drift_logged.update(new)
+            self.logger.info(
+                "stream '%s': ignoring fields not in its schema: %s",
+                self.stream_name,
+                ", ".join(new),
+            )

@@ -1,0 +1,110 @@
+"""What one tap run shares: settings, the definition, the authenticator, concurrency, counters.
+
+The tap builds one :class:`Runtime` and hands it to every stream; streams read nothing else of
+the tap, so the engine never needs the SDK's private ``Stream._tap``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from functools import cached_property
+from typing import Any
+
+from singer_sdk.authenticators import APIAuthenticatorBase
+
+from tap_example import __version__
+from tap_example.definition.model import Definition
+from tap_example.engine.auth import build_authenticator
+from tap_example.engine.concurrency import DEFAULT_MAX_CONCURRENCY, TapConcurrency
+
+#: Pages one partition may take before paging counts as runaway (``max_pages_per_partition``).
+DEFAULT_MAX_PAGES = 100_000
+DEFAULT_USER_AGENT = f"tap-example/{__version__}"
+
+
+class Runtime:
+    """One run's shared parts, created lazily where they need settings or credentials."""
+
+    def __init__(
+        self,
+        settings: Mapping[str, Any],
+        definition: Definition,
+        *,
+        flush_output: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.settings = settings
+        self.definition = definition
+        #: Writes out whatever the message writer still holds (records before an error).
+        self.flush_output = flush_output
+        self._ready = False
+        self._lock = threading.Lock()
+        self._retries = 0
+        self._concurrency: TapConcurrency | None = None
+
+    # -- settings ---------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return str(self.settings.get("base_url") or self.definition.base_url).rstrip("/")
+
+    @property
+    def page_size(self) -> int | None:
+        value = self.settings.get("page_size")
+        return int(value) if value is not None else None
+
+    @property
+    def max_pages(self) -> int:
+        return int(self.settings.get("max_pages_per_partition") or DEFAULT_MAX_PAGES)
+
+    @property
+    def timeout(self) -> int:
+        return int(self.settings.get("request_timeout") or 60)
+
+    @property
+    def user_agent(self) -> str:
+        return str(self.settings.get("user_agent") or DEFAULT_USER_AGENT)
+
+    # -- shared parts -----------------------------------------------------------------
+    @cached_property
+    def authenticator(self) -> APIAuthenticatorBase | None:
+        """One authenticator shared by every stream (one token for the whole run)."""
+        return build_authenticator(
+            self.definition.auth,
+            settings=self.settings,
+            base_url=str(self.settings.get("base_url") or self.definition.base_url),
+            api_name=self.definition.name,
+            origin=self.definition.origin,
+            timeout=float(self.timeout),
+        )
+
+    @property
+    def concurrency(self) -> TapConcurrency:
+        """Request slots, pooled sessions and workers (``max_concurrency``)."""
+        with self._lock:
+            if self._concurrency is None:
+                value = self.settings.get("max_concurrency")
+                self._concurrency = TapConcurrency(int(value) if value else DEFAULT_MAX_CONCURRENCY)
+            return self._concurrency
+
+    def prepare_for_requests(self) -> None:
+        """Check everything a sync needs (settings, credentials) once, before the first request."""
+        if not self._ready:
+            self.definition.require_settings()
+            _ = self.authenticator  # missing credentials fail here
+            self._ready = True
+
+    # -- counters ---------------------------------------------------------------------
+    @property
+    def retries(self) -> int:
+        return self._retries
+
+    def count_retry(self) -> None:
+        with self._lock:
+            self._retries += 1
+
+    def close(self) -> None:
+        """End of a sync: pooled connections and worker threads go, process settings return."""
+        with self._lock:
+            concurrency = self._concurrency
+        if concurrency is not None:
+            concurrency.close()

@@ -1,0 +1,188 @@
+"""The one seam to private singer_sdk code: every private SDK name the tap uses or overrides.
+
+Nothing else in ``tap_example`` may touch a private singer_sdk name (a test scans the package).
+Each name here has a guard in ``tests/test_sdk_compat.py`` that fails with a clear message when
+an SDK release renames it or changes its signature, so an upgrade fails loudly in one place.
+
+What the tap relies on, and why:
+
+- ``singer_sdk.helpers._typing`` (``_conform_record_data_types``, ``_conform_primitive_property``,
+  ``_is_exclusive_boolean_type``, ``_warn_unmapped_properties``, ``is_object_type``,
+  ``is_uniform_list``), ``singer_sdk.helpers._catalog.pop_deselected_record_properties`` and
+  ``singer_sdk.helpers._util.utc_now``: the compiled record path
+  (:mod:`tap_example.engine.conform`) falls back to the SDK's own functions for unusual values.
+- ``Stream._generate_record_messages``, ``Stream._write_record_message``: records go through the
+  compiled record path and, with :class:`~tap_example.engine.writer.FastSingerWriter`, out as
+  plain values (no message object per record).
+- ``Stream._increment_stream_state``: bookmarks in fixed-width UTC form; unsorted streams skip
+  the SDK's per-record bookkeeping below the partition's maximum.
+- ``Stream._write_schema_message``: one SCHEMA per stream and run, not one per parent record.
+- ``Stream._tap``, ``Stream._stream_version``: the writer and the version of RECORD messages.
+- ``RESTStream._prepare_request``, ``RESTStream._request``: a request prepared and sent exactly
+  as the SDK's paging loop will (pages and child partitions fetched ahead).
+- ``PluginBase._validate_config``: the SDK's config check, reported as one line per setting.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import abstractmethod
+from collections.abc import Generator
+from datetime import datetime
+from typing import Any
+
+import requests
+from singer_sdk import RESTStream, Tap
+from singer_sdk import singerlib as singer
+from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers._catalog import pop_deselected_record_properties
+from singer_sdk.helpers._typing import (
+    _conform_primitive_property,
+    _conform_record_data_types,
+    _is_exclusive_boolean_type,
+    _warn_unmapped_properties,
+    is_object_type,
+    is_uniform_list,
+)
+from singer_sdk.helpers._util import utc_now
+from singer_sdk.pagination import BaseAPIPaginator
+from typing_extensions import override
+
+from tap_example.engine.writer import FastSingerWriter
+from tap_example.errors import ConfigError
+
+conform_record_data_types = _conform_record_data_types
+conform_primitive_property = _conform_primitive_property
+is_exclusive_boolean_type = _is_exclusive_boolean_type
+warn_unmapped_properties = _warn_unmapped_properties
+
+__all__ = [
+    "SDKStreamHooks",
+    "SDKTapHooks",
+    "conform_primitive_property",
+    "conform_record_data_types",
+    "is_exclusive_boolean_type",
+    "is_object_type",
+    "is_uniform_list",
+    "pop_deselected_record_properties",
+    "utc_now",
+    "warn_unmapped_properties",
+]
+
+Record = dict[str, Any]
+
+
+class _TokenPage:
+    """What ``_prepare_request`` reads from a paginator: its current token."""
+
+    def __init__(self, token: Any) -> None:
+        self.current_value = token
+
+
+class SDKStreamHooks(RESTStream[Any]):
+    """The private ``Stream``/``RESTStream`` hooks the tap overrides or calls, each delegating
+    to a public method of the adapter (:class:`tap_example.streams.DefinitionStream`)."""
+
+    # -- what the adapter provides ------------------------------------------------------
+    @abstractmethod
+    def conformed(self, record: Record) -> Record:
+        """``record`` with deselected properties popped and types conformed."""
+
+    @abstractmethod
+    def extracted_at(self) -> datetime | None:
+        """When the current page arrived (its records' ``time_extracted``)."""
+
+    @abstractmethod
+    def bookmark_update(self, record: Record) -> Record | None:
+        """What the SDK's state step needs of ``record`` (``None``: nothing to do)."""
+
+    @abstractmethod
+    def schema_sent(self) -> bool:
+        """Whether this run already sent the stream's SCHEMA (and now marks it sent)."""
+
+    # -- private SDK hooks --------------------------------------------------------------
+    @override
+    def _generate_record_messages(self, record: Record) -> Generator[singer.RecordMessage]:
+        record = self.conformed(record)
+        for stream_map in self.stream_maps:
+            mapped_record = stream_map.transform(record)
+            if mapped_record is not None:
+                yield singer.RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped_record,
+                    version=self._stream_version,
+                    time_extracted=utc_now(),
+                )
+
+    @override
+    def _write_record_message(self, record: Record) -> None:
+        """The SDK's steps, with each RECORD line handed to the writer as plain values (no
+        message object per record) when the writer is a :class:`FastSingerWriter`."""
+        writer = self._tap.message_writer
+        if not isinstance(writer, FastSingerWriter):
+            super()._write_record_message(record)
+            return
+        record = self.conformed(record)
+        version = self._stream_version
+        extracted_at = self.extracted_at() or utc_now()
+        for stream_map in self.stream_maps:
+            mapped_record = stream_map.transform(record)
+            if mapped_record is not None:
+                writer.write_record(stream_map.stream_alias, mapped_record, version, extracted_at)
+        self.state_manager.is_flushed = False
+
+    @override
+    def _increment_stream_state(self, latest_record: Record, *, context: Any = None) -> None:
+        update = self.bookmark_update(latest_record)
+        if update is not None:
+            super()._increment_stream_state(update, context=context)
+
+    @override
+    def _write_schema_message(self) -> None:
+        """A child stream is synced once per parent record and the SDK sends its SCHEMA each
+        time; one is enough (the schema does not change within a run), and many make targets
+        such as target-duckdb flush a batch per parent."""
+        if not self.schema_sent():
+            super()._write_schema_message()
+
+    # -- private SDK calls --------------------------------------------------------------
+    def flush_writer(self) -> None:
+        """Write out whatever the tap's message writer still holds."""
+        flush = getattr(self._tap.message_writer, "flush", None)
+        if callable(flush):
+            flush()
+
+    def prepare_sdk_request(self, context: Any, token: Any) -> requests.PreparedRequest:
+        """The request for ``context`` and page ``token``, prepared as the SDK's
+        ``request_records`` will prepare it when it gets there."""
+        page: Any = _TokenPage(token)
+        return self._prepare_request(context=context, page=page)
+
+    def prepare_first_sdk_request(
+        self, context: Any, paginator: BaseAPIPaginator[Any]
+    ) -> requests.PreparedRequest:
+        """The first request for ``context`` with a fresh ``paginator``."""
+        return self._prepare_request(context=context, page=paginator)
+
+    def send_once(self, prepared: requests.PreparedRequest, context: Any) -> requests.Response:
+        """The SDK's one-attempt send (``_request``), the function ``request_decorator`` wraps."""
+        return self._request(prepared, context)
+
+
+class SDKTapHooks(Tap):
+    """The private ``Tap`` hook the tap overrides."""
+
+    @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The SDK's JSON-Schema check of the config, reported as one line naming the setting."""
+        try:
+            return super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as exc:
+            raise ConfigError("; ".join(setting_error(e) for e in exc.errors) or str(exc)) from None
+
+
+def setting_error(message: str) -> str:
+    """The SDK's ``'x' is not one of [...] in config['api']`` as
+    ``setting 'api': 'x' is not one of [...]``."""
+    match = re.search(r"^(.*) in config\['([^']+)'\]$", message)
+    return f"setting '{match.group(2)}': {match.group(1)}" if match else message
