@@ -48,6 +48,7 @@ from singer_sdk.helpers._util import utc_now
 from singer_sdk.pagination import BaseAPIPaginator
 from typing_extensions import override
 
+from tap_example.engine.incremental import BookmarkTracker
 from tap_example.engine.writer import FastSingerWriter
 from tap_example.errors import ConfigError
 
@@ -92,9 +93,10 @@ class SDKStreamHooks(RESTStream[Any]):
     def extracted_at(self) -> datetime | None:
         """When the current page arrived (its records' ``time_extracted``)."""
 
+    @property
     @abstractmethod
-    def bookmark_update(self, record: Record) -> Record | None:
-        """What the SDK's state step needs of ``record`` (``None``: nothing to do)."""
+    def bookmarks(self) -> BookmarkTracker:
+        """What the SDK's state step needs of each record (``update`` gives ``None``: nothing)."""
 
     @abstractmethod
     def schema_sent(self) -> bool:
@@ -133,7 +135,7 @@ class SDKStreamHooks(RESTStream[Any]):
 
     @override
     def _increment_stream_state(self, latest_record: Record, *, context: Any = None) -> None:
-        update = self.bookmark_update(latest_record)
+        update = self.bookmarks.update(latest_record)
         if update is not None:
             super()._increment_stream_state(update, context=context)
 

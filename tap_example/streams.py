@@ -19,7 +19,7 @@ the SDK's class attributes (``name``, ``path``, ``primary_keys``, ``replication_
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -40,7 +40,7 @@ from tap_example.engine.concurrency import (
 )
 from tap_example.engine.conform import CompiledRecords
 from tap_example.engine.documents import response_document
-from tap_example.engine.incremental import IncrementalPolicy, bookmark_update
+from tap_example.engine.incremental import BookmarkTracker, IncrementalPolicy
 from tap_example.engine.paging import DefinitionPaginator, build_paginator
 from tap_example.engine.partition import PartitionState, RequestFunc, StreamRun
 from tap_example.engine.progress import StreamProgress
@@ -82,7 +82,9 @@ class DefinitionStream(SDKStreamHooks):
             lists_every_parent=self.fanout.lists_every_parent,
         )
         self.compiled_records = CompiledRecords(self.name)
+        self.bookmark_tracker = BookmarkTracker()
         self.fetching = StreamFetching(self)
+        self.reporting = StreamReporting(self)
         self._shaper: RecordShaper | None = None
 
     # -- SDK attributes ---------------------------------------------------------------
@@ -139,14 +141,15 @@ class DefinitionStream(SDKStreamHooks):
         (their children that need every parent are still synced)."""
         self.runtime.prepare_for_requests()
         self.run.partition = PartitionState()
+        self.bookmark_tracker.start(self.replication_key, self.is_sorted, self.run.partition)
         try:
-            for row in prefetch_children(self.fetching, super().get_records(context), context):
-                row = self.shape_record(row, context)
-                if self.incremental.is_older(row, context):
-                    contexts = self.generate_child_contexts(record=row, context=context)
-                    self.fanout.sync_every_parent(contexts)
-                    continue
-                yield row
+            rows = prefetch_children(self.fetching, super().get_records(context), context)
+            if self.replication_key and self.fanout.lists_every_parent():
+                self.run.partition.fan_out_dropped = True
+                rows = self.fanout.children_of_dropped(
+                    rows, self.run.partition.dropped, self._child_contexts(context)
+                )
+            yield from rows
         except Exception:
             self.flush_writer()  # records already emitted reach the target before the error
             raise
@@ -154,10 +157,27 @@ class DefinitionStream(SDKStreamHooks):
             if self.parent_stream_type is None:  # this stream and its children are done
                 self.concurrency.release_workers()
 
+    @override
+    def post_process(
+        self, row: dict[str, Any], context: Context | None = None
+    ) -> dict[str, Any] | None:
+        """The record shaped for the schema, or ``None`` when it is older than the bookmark
+        (its children that need every parent are synced by ``ChildFanOut.children_of_dropped``)."""
+        row = (self._shaper or self._new_shaper()).shape(row, context)
+        if self.replication_key and self.incremental.is_older(row, context):
+            partition = self.run.partition
+            if partition.fan_out_dropped:
+                partition.dropped.append(row)
+            return None
+        return row
+
     def shape_record(self, row: dict[str, Any], context: Context | None) -> dict[str, Any]:
-        if self._shaper is None:  # the schema is final once the catalog is applied
-            self._shaper = RecordShaper(self.name, self.resource, self.schema, self.logger)
-        return self._shaper.shape(row, context)
+        return (self._shaper or self._new_shaper()).shape(row, context)
+
+    def _new_shaper(self) -> RecordShaper:
+        """Built at first use: the schema is final once the catalog is applied."""
+        self._shaper = RecordShaper(self.name, self.resource, self.schema, self.logger)
+        return self._shaper
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
@@ -241,7 +261,7 @@ class DefinitionStream(SDKStreamHooks):
         """``send`` (one attempt) behind the run's request slots, with retries and renewal."""
         auth = self.authenticator
         renewable = auth if isinstance(auth, OAuth2Authenticator) else None
-        return self.retry_policy.wrap(self.concurrency.gated(send), self, renewable)
+        return self.retry_policy.wrap(self.concurrency.gated(send), self.reporting, renewable)
 
     # -- responses --------------------------------------------------------------------
     @override
@@ -256,11 +276,8 @@ class DefinitionStream(SDKStreamHooks):
         self.retry_policy.classify(
             response,
             renewable=isinstance(self.authenticator, OAuth2Authenticator),
-            message=lambda: self.failure_message(response),
+            message=lambda: self.reporting.failure_message(response),
         )
-
-    def failure_message(self, response: requests.Response) -> str:
-        return failure_message(self.name, response, self.definition, self.settings)
 
     @override
     def backoff_wait_generator(self) -> Generator[float, Any, None]:
@@ -269,20 +286,6 @@ class DefinitionStream(SDKStreamHooks):
     @override
     def backoff_max_tries(self) -> int:
         return self.retry_policy.max_retries + 1
-
-    @override
-    def backoff_handler(self, details: Details) -> None:
-        self.on_retry(details)
-
-    def on_retry(self, details: Details) -> None:
-        self.logger.info("%s", retry_line(self.name, self.path, details, self.retry_policy))
-        self.progress.on_retry()
-        self.runtime.count_retry()
-        response = getattr(details.get("exception"), "response", None)
-        self.concurrency.on_retry(response, float(details.get("wait") or 0.0))
-
-    def on_renewal(self) -> None:
-        self.logger.info("stream '%s': access token refused (HTTP 401); renewing it", self.name)
 
     # -- progress ---------------------------------------------------------------------
     @override
@@ -319,22 +322,16 @@ class DefinitionStream(SDKStreamHooks):
     # -- hooks of sdk_compat.SDKStreamHooks ---------------------------------------------
     @override
     def conformed(self, record: dict[str, Any]) -> dict[str, Any]:
-        return self.compiled_records.conformed(
-            record,
-            own_schema=self.schema,
-            effective_schema=self.effective_schema,
-            mask=self.mask,
-            level=self.TYPE_CONFORMANCE_LEVEL,
-            logger=self.logger,
-        )
+        return self.compiled_records.conformed(record, self.effective_schema, self.mask, self)
 
     @override
     def extracted_at(self) -> datetime | None:
         return self.run.partition.extracted_at
 
+    @property
     @override
-    def bookmark_update(self, record: dict[str, Any]) -> dict[str, Any] | None:
-        return bookmark_update(record, self.replication_key, self.is_sorted, self.run.partition)
+    def bookmarks(self) -> BookmarkTracker:
+        return self.bookmark_tracker
 
     @override
     def schema_sent(self) -> bool:
@@ -354,8 +351,38 @@ class DefinitionStream(SDKStreamHooks):
     def partitioned_state(self) -> bool:
         return bool(self.state_partitioning_keys)
 
+    def _child_contexts(
+        self, context: Context | None
+    ) -> Callable[[dict[str, Any]], Iterable[Mapping[str, Any] | None]]:
+        return lambda record: self.generate_child_contexts(record=record, context=context)
+
     def _children(self) -> list[DefinitionStream]:
         return [child for child in self.child_streams if isinstance(child, DefinitionStream)]
+
+
+class StreamReporting:
+    """What the retry policy reports to (its ``RetryHooks``): log lines, counters, the gate."""
+
+    def __init__(self, stream: DefinitionStream) -> None:
+        self.stream = stream
+        self.name = stream.name
+
+    def failure_message(self, response: requests.Response) -> str:
+        stream = self.stream
+        return failure_message(stream.name, response, stream.definition, stream.settings)
+
+    def on_retry(self, details: Details) -> None:
+        stream = self.stream
+        stream.logger.info("%s", retry_line(stream.name, stream.path, details, stream.retry_policy))
+        stream.progress.on_retry()
+        stream.runtime.count_retry()
+        response = getattr(details.get("exception"), "response", None)
+        stream.concurrency.on_retry(response, float(details.get("wait") or 0.0))
+
+    def on_renewal(self) -> None:
+        self.stream.logger.info(
+            "stream '%s': access token refused (HTTP 401); renewing it", self.name
+        )
 
 
 class StreamFetching:

@@ -4,7 +4,7 @@ drops, those that need every parent)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 from tap_example.definition.model import Incremental, Resource
@@ -85,3 +85,17 @@ class ChildFanOut(Generic[ChildT]):
         for child_context in child_contexts:
             for child in children:
                 child.sync(context=dict(child_context or {}))
+
+    def children_of_dropped(
+        self,
+        rows: Iterable[dict[str, Any]],
+        dropped: list[dict[str, Any]],
+        child_contexts: Callable[[dict[str, Any]], Iterable[Mapping[str, Any] | None]],
+    ) -> Iterator[dict[str, Any]]:
+        """``rows``, and between them the syncs of the every-parent children of each row the
+        incremental filter put in ``dropped`` - when the SDK asks for the next row, just as it
+        syncs the children of an emitted row before asking."""
+        for row in rows:
+            yield row
+            while dropped:
+                self.sync_every_parent(child_contexts(dropped.pop(0)))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from math import isfinite
-from typing import Any
+from typing import Any, Protocol
 
 from singer_sdk import singerlib as singer
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -160,6 +160,7 @@ class RecordPlan:
         self.pop_deselected = compile_deselector(schema, mask)
         self.level = level
         self.stream_name = stream_name
+        self.logger: Any = None
         self._conform: Conformer | None = (
             compile_conformer(schema) if level == TypeConformanceLevel.RECURSIVE else None
         )
@@ -174,8 +175,20 @@ class RecordPlan:
         return output
 
 
+class ConformingStream(Protocol):
+    """What the record step reads of a stream when its plan must be (re)built."""
+
+    @property
+    def schema(self) -> dict[str, Any]: ...
+
+    TYPE_CONFORMANCE_LEVEL: TypeConformanceLevel
+
+    @property
+    def logger(self) -> Any: ...
+
+
 class CompiledRecords:
-    """One stream's record step: a :class:`RecordPlan` kept while schema, mask and level hold."""
+    """One stream's record step: a :class:`RecordPlan` kept while schema and mask hold."""
 
     def __init__(self, stream_name: str) -> None:
         self.stream_name = stream_name
@@ -184,12 +197,9 @@ class CompiledRecords:
     def conformed(
         self,
         record: Record,
-        *,
-        own_schema: dict[str, Any],
         effective_schema: dict[str, Any],
         mask: singer.SelectionMask,
-        level: TypeConformanceLevel,
-        logger: Any,
+        stream: ConformingStream,
     ) -> Record:
         """As the SDK does: pop deselected properties (selection mask of the stream's own
         schema), then conform types to the effective schema."""
@@ -198,11 +208,15 @@ class CompiledRecords:
             plan is None
             or plan.schema is not effective_schema
             or plan.mask is not mask
-            or plan.level != level
+            or plan.level != stream.TYPE_CONFORMANCE_LEVEL
         ):
-            plan = RecordPlan(effective_schema, mask, level, self.stream_name)
+            plan = RecordPlan(
+                effective_schema, mask, stream.TYPE_CONFORMANCE_LEVEL, self.stream_name
+            )
+            own_schema = stream.schema
             if own_schema is not effective_schema:
                 plan.pop_deselected = compile_deselector(own_schema, mask)
+            plan.logger = stream.logger
             self._plan = plan
         plan.pop_deselected(record)
-        return plan.conform(record, logger)
+        return plan.conform(record, plan.logger)

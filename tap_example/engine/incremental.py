@@ -149,20 +149,32 @@ class IncrementalPolicy:
         return next((p for p in partitions if p.get("context") == partition), {})
 
 
-def bookmark_update(
-    record: dict[str, Any], replication_key: str | None, is_sorted: bool, partition: PartitionState
-) -> dict[str, Any] | None:
-    """What the SDK's state step gets of ``record``: only the replication key, as a
-    :func:`bookmark_string` so the SDK's string maximum is right (bookmarks from an incoming
-    state file are brought to that form when the tap loads it). ``None`` skips the step: on an
-    unsorted stream the SDK keeps the maximum, so a value not above this partition's maximum so
-    far changes nothing."""
-    if not replication_key or record.get(replication_key) is None:
-        return record
-    value = bookmark_string(record[replication_key])
-    if not is_sorted and isinstance(value, str):
-        best = partition.partition_max
-        if isinstance(best, str) and value <= best:
-            return None
-        partition.partition_max = value
-    return {replication_key: value}
+class BookmarkTracker:
+    """What the SDK's state step gets of each record of a partition.
+
+    Only the replication key, as a :func:`bookmark_string` so the SDK's string maximum is right
+    (bookmarks from an incoming state file are brought to that form when the tap loads it).
+    ``None`` skips the step: on an unsorted stream the SDK keeps the maximum, so a value not
+    above the partition's maximum so far changes nothing.
+    """
+
+    def __init__(self) -> None:
+        self.key: str | None = None
+        self.is_sorted = False
+        self.partition = PartitionState()
+
+    def start(self, key: str | None, is_sorted: bool, partition: PartitionState) -> None:
+        """A partition's sync begins (the catalog may have changed the key since discovery)."""
+        self.key, self.is_sorted, self.partition = key, is_sorted, partition
+
+    def update(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        key = self.key
+        if not key or record.get(key) is None:
+            return record
+        value = bookmark_string(record[key])
+        if not self.is_sorted and isinstance(value, str):
+            best = self.partition.partition_max
+            if isinstance(best, str) and value <= best:
+                return None
+            self.partition.partition_max = value
+        return {key: value}

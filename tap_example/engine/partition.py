@@ -68,6 +68,10 @@ class PartitionState:
     partition_max: str | None = None
     #: When the page being processed arrived (its records' ``time_extracted``).
     extracted_at: datetime | None = None
+    #: Whether children of records the incremental filter drops are synced (some need every
+    #: parent), and those records, waiting for their children's syncs.
+    fan_out_dropped: bool = False
+    dropped: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
