@@ -20,7 +20,7 @@ the SDK's class attributes (``name``, ``path``, ``primary_keys``, ``replication_
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
@@ -44,7 +44,7 @@ from tap_example.engine.incremental import BookmarkTracker, IncrementalPolicy
 from tap_example.engine.paging import DefinitionPaginator, build_paginator
 from tap_example.engine.partition import PartitionState, RequestFunc, StreamRun
 from tap_example.engine.progress import StreamProgress
-from tap_example.engine.records import RecordSelector, RecordShaper
+from tap_example.engine.records import PageReader, RecordSelector, RecordShaper
 from tap_example.engine.request import RequestBuilder
 from tap_example.engine.retry import RetryPolicy, failure_message, retry_line
 from tap_example.engine.runtime import Runtime
@@ -81,6 +81,7 @@ class DefinitionStream(SDKStreamHooks):
             self.settings,
             lists_every_parent=self.fanout.lists_every_parent,
         )
+        self.page_reader = PageReader(self.selector, self.incremental, self.run, self.logger)
         self.compiled_records = CompiledRecords(self.name)
         self.bookmark_tracker = BookmarkTracker()
         self.fetching = StreamFetching(self)
@@ -181,22 +182,7 @@ class DefinitionStream(SDKStreamHooks):
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
-        page = self.selector.page(response)
-        partition = self.run.partition
-        if page.from_list:
-            if partition.paginator is not None:
-                partition.paginator.check_page_is_new(response, page.records)
-            partition.extracted_at = datetime.now(timezone.utc)  # this page's time_extracted
-        yield from page.records
-        paginator = partition.paginator
-        if (
-            page.from_list
-            and paginator is not None
-            and self.incremental.passed_bookmark(page.records, self.context)
-        ):
-            # Newest-first API: every later page is older than this page's oldest record,
-            # which is already older than the bookmark.
-            paginator.stop()
+        return self.page_reader.read(response, self.context)
 
     @override
     def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:

@@ -108,6 +108,30 @@ class DefinitionPaginator(BaseAPIPaginator[Any], Generic[SpecT]):
         """End paging after the current page (the stream knows the rest is not wanted)."""
         self.stopped = True
 
+    @override
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """An empty page ends paging unless the paginator knows more pages follow (the SDK
+        asks before stopping on an empty page)."""
+        return False
+
+    def missing_path(self, response: requests.Response) -> str | None:
+        """The paginator's path into the body (next link, cursor) when this response lacks it
+        and nothing else said paging is over; ``None`` otherwise."""
+        return None
+
+    def _absent(self, path: str, getter: Any, response: requests.Response) -> str | None:
+        document = response_document(response)
+        if getter(document) is not MISSING:
+            return None
+        condition = self.stop_condition
+        if (
+            condition is not None
+            and condition.path != tuple(path.split("."))
+            and condition.is_met(document)
+        ):
+            return None  # another field (say has_more) says this was the last page
+        return path
+
     def peek_next(self, response: requests.Response) -> Any:
         """The token the next :meth:`advance` on ``response`` would move to, without moving;
         ``None`` when paging would stop there (so a next page can be fetched ahead)."""
@@ -191,6 +215,15 @@ class JSONLinkPaginator(DefinitionPaginator[JSONLinkSpec]):
         request.params = {}
 
     @override
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """A next link is followed whatever the page held (dlt's link paginators do)."""
+        return self.has_more(response) and bool(self.get_next(response))
+
+    @override
+    def missing_path(self, response: requests.Response) -> str | None:
+        return self._absent(self.spec.next_url_path or "next", self._next_url, response)
+
+    @override
     def get_next(self, response: requests.Response) -> str | None:
         value = self._next_url(response_document(response))
         if not value or value is MISSING:
@@ -221,6 +254,10 @@ class HeaderLinkPaginator(DefinitionPaginator[HeaderLinkSpec]):
     @override
     def has_more(self, response: requests.Response) -> bool:
         return self._rel in response.links and super().has_more(response)
+
+    @override
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        return self.has_more(response) and bool(self.get_next(response))
 
     @override
     def get_next(self, response: requests.Response) -> str | None:
@@ -261,6 +298,15 @@ class CursorPaginator(DefinitionPaginator[CursorSpec]):
             self._put(request, self.cursor_body_path or self.cursor_param or "cursor", token)
 
     @override
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """A cursor is followed whatever the page held."""
+        return self.has_more(response) and bool(self.get_next(response))
+
+    @override
+    def missing_path(self, response: requests.Response) -> str | None:
+        return self._absent(self.spec.effective_cursor_path, self._cursor, response)
+
+    @override
     def get_next(self, response: requests.Response) -> Any:
         value = self._cursor(response_document(response))
         if value is MISSING or value in (None, ""):
@@ -291,6 +337,11 @@ class PageNumberPaginator(DefinitionPaginator[PageNumberSpec]):
             return False
         total = self.total_in(response)
         return total is None or self.current_value - self.base_page + 1 < total
+
+    @override
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """An empty page ends paging only when no total says more pages follow."""
+        return self.total_in(response) is not None and self.has_more(response)
 
     @override
     def get_next(self, response: requests.Response) -> int:
@@ -326,6 +377,11 @@ class OffsetPaginator(DefinitionPaginator[OffsetSpec]):
             return False
         total = self.total_in(response)
         return total is None or next_offset < total
+
+    @override
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """An empty page ends paging only when no total says more records follow."""
+        return self.total_in(response) is not None and self.has_more(response)
 
     @override
     def get_next(self, response: requests.Response) -> int:
@@ -370,3 +426,39 @@ def build_paginator(
     paginator = paginator_type(spec)
     paginator.max_pages = max_pages
     return paginator
+
+
+def page_size_asked(paginator: DefinitionPaginator[Any], params: dict[str, Any]) -> int | None:
+    """The page size the request asked for: the paginator's ``limit``, else a fixed
+    ``limit_param`` among the resource's parameters."""
+    if paginator.limit is not None:
+        return paginator.limit
+    value = params.get(paginator.limit_param)
+    return (
+        int(value)
+        if isinstance(value, int) or (isinstance(value, str) and value.isdigit())
+        else None
+    )
+
+
+def first_page_warning(
+    paginator: DefinitionPaginator[Any],
+    response: requests.Response,
+    records: int,
+    params: dict[str, Any],
+) -> str | None:
+    """A full first page whose body lacks the paginator's path most likely means the path is
+    wrong, and paging stops after one page: the words to say so, or ``None``."""
+    if paginator.count != 0:
+        return None
+    size = page_size_asked(paginator, params)
+    if size is None or records < size:
+        return None
+    path = paginator.missing_path(response)
+    if path is None:
+        return None
+    return (
+        f"the first page is full ({records} records, the page size) but {mask_url(response.url)} "
+        f"answered without {path!r} (the paginator's path), so paging stops after it; check the "
+        "paginator in the definition"
+    )

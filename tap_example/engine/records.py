@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 import requests
 
 from tap_example.definition.model import Resource
 from tap_example.engine.documents import response_document, server_message
+from tap_example.engine.incremental import IncrementalPolicy
+from tap_example.engine.paging import first_page_warning
+from tap_example.engine.partition import StreamRun
 from tap_example.errors import APIError, mask_url
 from tap_example.jsonpaths import MISSING, compile_path
 from tap_example.timestamps import to_utc_string
@@ -155,3 +159,47 @@ class RecordShaper:
                 self.stream_name,
                 ", ".join(new),
             )
+
+
+class PageReader:
+    """One page of a stream: its records, checked, with what the page tells the paging loop."""
+
+    def __init__(
+        self,
+        selector: RecordSelector,
+        incremental: IncrementalPolicy,
+        run: StreamRun,
+        logger: logging.Logger,
+    ) -> None:
+        self.selector = selector
+        self.incremental = incremental
+        self.run = run
+        self.logger = logger
+        self._params = dict(selector.resource.params)
+        self._wrong_path_logged = False
+
+    def read(
+        self, response: requests.Response, context: Mapping[str, Any] | None
+    ) -> list[dict[str, Any]]:
+        """The page's records. A page already served means paging is stuck (an error); a full
+        first page without the paginator's path is said once; on a newest-first list a page
+        reaching below the bookmark is the last one read."""
+        page = self.selector.page(response)
+        if not page.from_list:
+            return page.records
+        partition = self.run.partition
+        partition.extracted_at = datetime.now(timezone.utc)  # this page's time_extracted
+        paginator = partition.paginator
+        if paginator is None:
+            return page.records
+        paginator.check_page_is_new(response, page.records)
+        if not self._wrong_path_logged:
+            warning = first_page_warning(paginator, response, len(page.records), self._params)
+            if warning:
+                self._wrong_path_logged = True
+                self.logger.warning("stream '%s': %s", self.selector.stream_name, warning)
+        if self.incremental.passed_bookmark(page.records, context):
+            # Newest-first API: every later page is older than this page's oldest record,
+            # which is already older than the bookmark.
+            paginator.stop()
+        return page.records

@@ -17,7 +17,9 @@ _STATUS_FAULTS = {"429", "500", "502", "503", "504", "401", "403"}
 _OTHER_FAULTS = {"429-date", "reset", "truncated", "nonjson"}
 # Answers that are well-formed HTTP but wrong in content, and "pass" (serve this request
 # normally), which lets a test place a fault after N good requests: inject(*["pass"] * N, 500).
-_CONTENT_FAULTS = {"error-200", "empty-200", "bad-record", "pass"}
+# "empty-page": the normal answer with its records taken out and everything else (next link,
+# cursor, totals, headers) kept, as real APIs do when a page's records are filtered away.
+_CONTENT_FAULTS = {"error-200", "empty-200", "empty-page", "bad-record", "pass"}
 
 
 @dataclass(frozen=True)
@@ -35,14 +37,18 @@ class Fault:
         return "normal"
 
     def mangle(self, response: Response) -> Response:
-        """The normal answer, changed in content for faults that do that (bad-record)."""
-        if self.kind != "bad-record" or response.status != 200:
+        """The normal answer, changed in content for faults that do that (bad-record,
+        empty-page)."""
+        if self.kind not in ("bad-record", "empty-page") or response.status != 200:
             return response
         document = json.loads(response.body)
         records = _first_record_list(document)
         if records is None:
             return response
-        records[0] = "not-a-record"
+        if self.kind == "empty-page":
+            records.clear()
+        else:
+            records[0] = "not-a-record"
         return replace(response, body=json.dumps(document).encode())
 
     def response(self) -> Response | None:
@@ -105,7 +111,8 @@ def parse_fault(spec: str | int) -> Fault:
         return Fault(text)
     raise ValueError(
         f"unknown fault {spec!r}; expected one of 429, 429:N, 429-date, 500, 502, 503, 504, "
-        "401, 403, reset, truncated, nonjson, slow:SECONDS, error-200, empty-200, bad-record, pass"
+        "401, 403, reset, truncated, nonjson, slow:SECONDS, error-200, empty-200, empty-page, "
+        "bad-record, pass"
     )
 
 
