@@ -50,7 +50,7 @@ from tap_example.engine.retry import RetryPolicy, failure_message, retry_line
 from tap_example.engine.runtime import Runtime
 from tap_example.errors import APIError, PaginationError
 from tap_example.sdk_compat import SDKStreamHooks
-from tap_example.timestamps import bookmark_string
+from tap_example.timestamps import bookmark_string, instant
 
 if TYPE_CHECKING:
     from backoff.types import Details
@@ -83,7 +83,7 @@ class DefinitionStream(SDKStreamHooks):
         )
         self.page_reader = PageReader(self.selector, self.incremental, self.run, self.logger)
         self.compiled_records = CompiledRecords(self.name)
-        self.bookmark_tracker = BookmarkTracker()
+        self.bookmark_tracker = BookmarkTracker(self.name)
         self.fetching = StreamFetching(self)
         self.reporting = StreamReporting(self)
         self._shaper: RecordShaper | None = None
@@ -301,6 +301,11 @@ class DefinitionStream(SDKStreamHooks):
         """The SDK's cap on bookmarks (the sync's start), in the same form as the bookmarks."""
         signpost = super().get_replication_key_signpost(context)
         return bookmark_string(signpost) if signpost is not None else None
+
+    @override
+    def compare_start_date(self, value: str, start_date_value: str) -> str:
+        """The later of the bookmark and ``start_date``, compared as instants in any form."""
+        return max(value, start_date_value, key=instant)
 
     def state_partition(self, context: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
         return self.state_manager.get_state_partition_context(context)

@@ -413,6 +413,7 @@ def _incremental(raw: Any, ep: str, origin: str, fill: Filler) -> Incremental | 
         initial_value=fill(raw.get("initial_value"), f"{ep}.incremental.initial_value"),
         row_order=raw.get("row_order"),
         per_parent=bool(raw.get("per_parent", False)),
+        start_format=str(raw.get("start_format") or "rfc3339"),
     )
 
 

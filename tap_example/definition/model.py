@@ -234,6 +234,9 @@ class Incremental:
     initial_value: str | None = None
     row_order: Literal["asc", "desc"] | None = None  # where the API guarantees an order
     per_parent: bool = False  # child streams: one bookmark per parent record
+    #: How ``start_param`` carries the start: ``rfc3339``, ``date``, ``epoch``, ``epoch_ms`` or
+    #: a pendulum format pattern (``YYYY-MM-DD HH:mm:ss``).
+    start_format: str = "rfc3339"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from typing import Any, Protocol
 
 from tap_example.definition.model import Incremental
 from tap_example.engine.partition import PartitionState
-from tap_example.timestamps import bookmark_string, parse_timestamp, to_utc_string
+from tap_example.errors import APIError, ConfigError
+from tap_example.timestamps import bookmark_string, format_for_server, parse_timestamp
 
 
 class StateView(Protocol):
@@ -85,7 +86,16 @@ class IncrementalPolicy:
         if not spec or not spec.start_param or self.lists_every_parent:
             return {}
         start = self.starting_value(context)
-        return {spec.start_param: to_utc_string(start)} if start is not None else {}
+        if start is None:
+            return {}
+        text = format_for_server(start, spec.start_format)
+        if text is None:
+            msg = (
+                f"stream '{self.stream_name}': the start value {start!r} (bookmark, start_date or "
+                "initial_value) is not a date-time"
+            )
+            raise ConfigError(msg)
+        return {spec.start_param: text}
 
     def is_older(self, record: Mapping[str, Any], context: Mapping[str, Any] | None) -> bool:
         """The client-side filter: a record older than the bookmark (or start) is not emitted
@@ -158,7 +168,8 @@ class BookmarkTracker:
     above the partition's maximum so far changes nothing.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, stream_name: str) -> None:
+        self.stream_name = stream_name
         self.key: str | None = None
         self.is_sorted = False
         self.partition = PartitionState()
@@ -171,10 +182,29 @@ class BookmarkTracker:
         key = self.key
         if not key or record.get(key) is None:
             return record
-        value = bookmark_string(record[key])
+        raw = record[key]
+        value = bookmark_string(raw)
+        if value is raw and not _is_bookmark(raw):
+            msg = (
+                f"stream '{self.stream_name}': replication key '{key}' holds {raw!r}, which is not "
+                "a date-time (RFC 3339, a date, or epoch seconds or milliseconds); the record was "
+                "sent, but no bookmark can be kept from it"
+            )
+            raise APIError(msg)
         if not self.is_sorted and isinstance(value, str):
             best = self.partition.partition_max
             if isinstance(best, str) and value <= best:
                 return None
             self.partition.partition_max = value
         return {key: value}
+
+
+def _is_bookmark(value: Any) -> bool:
+    """Already the fixed-width bookmark form (the usual case: checked without parsing)."""
+    return (
+        type(value) is str
+        and len(value) == 27
+        and value[-1] == "Z"
+        and value[10] == "T"
+        and value[19] == "."
+    )
