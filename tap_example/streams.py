@@ -40,7 +40,7 @@ from tap_example.engine.concurrency import (
 )
 from tap_example.engine.conform import CompiledRecords
 from tap_example.engine.documents import response_document
-from tap_example.engine.incremental import BookmarkTracker, IncrementalPolicy
+from tap_example.engine.incremental import STATE_SOURCE_KEY, BookmarkTracker, IncrementalPolicy
 from tap_example.engine.paging import DefinitionPaginator, build_paginator
 from tap_example.engine.partition import PartitionState, RequestFunc, StreamRun
 from tap_example.engine.progress import StreamProgress
@@ -143,6 +143,8 @@ class DefinitionStream(SDKStreamHooks):
         self.runtime.prepare_for_requests()
         self.run.partition = PartitionState()
         self.bookmark_tracker.start(self.replication_key, self.is_sorted, self.run.partition)
+        if self.replication_key:  # the bookmarks this sync writes say what they belong to
+            self.stream_state[STATE_SOURCE_KEY] = self.runtime.state_source
         try:
             rows = prefetch_children(self.fetching, super().get_records(context), context)
             if self.replication_key and self.fanout.lists_every_parent():

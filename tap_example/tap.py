@@ -18,6 +18,7 @@ from typing_extensions import override
 
 from tap_example import __version__
 from tap_example.definition import BUILTIN_APIS, Definition, Resource, load_definition
+from tap_example.engine.incremental import describe_foreign_bookmarks, drop_foreign_bookmarks
 from tap_example.engine.runtime import DEFAULT_MAX_PAGES, DEFAULT_USER_AGENT, Runtime
 from tap_example.engine.writer import FastSingerWriter
 from tap_example.errors import ConfigError, DefinitionError, TapExampleError
@@ -282,9 +283,14 @@ class TapExample(SDKTapHooks):
 
     @override
     def load_state(self, state: dict[str, Any]) -> None:
-        """Bring bookmarks from an incoming state file into the fixed-width UTC form the streams
-        write (see :func:`~tap_example.streams.bookmark_string`), once, so comparisons hold."""
+        """Apply only the bookmarks written for this API and base URL (the others are dropped,
+        said in one warning line), and bring them into the fixed-width UTC form the streams write
+        (:func:`~tap_example.timestamps.bookmark_string`), once, so comparisons hold."""
         super().load_state(state)
+        source = self.runtime.state_source
+        dropped = drop_foreign_bookmarks(self.state, source)
+        if dropped:
+            self.logger.warning("%s", describe_foreign_bookmarks(dropped, source))
         for stream_state in (self.state.get("bookmarks") or {}).values():
             for entry in [stream_state, *(stream_state.get("partitions") or [])]:
                 if entry.get("replication_key_value") is not None:

@@ -208,3 +208,37 @@ def _is_bookmark(value: Any) -> bool:
         and value[10] == "T"
         and value[19] == "."
     )
+
+
+#: The key of a stream's state entry that says which API and base URL wrote its bookmarks.
+STATE_SOURCE_KEY = "source"
+
+
+def drop_foreign_bookmarks(
+    state: Mapping[str, Any], source: Mapping[str, str]
+) -> dict[str, Mapping[str, str]]:
+    """Remove the bookmarks written for another API or base URL than ``source`` (their streams
+    are then extracted in full); the streams dropped, with where their bookmarks came from.
+    Entries without a source (state of an older tap-example) are kept."""
+    dropped: dict[str, Mapping[str, str]] = {}
+    bookmarks = state.get("bookmarks") or {}
+    for name in list(bookmarks):
+        entry = bookmarks[name]
+        written_for = entry.get(STATE_SOURCE_KEY) if isinstance(entry, dict) else None
+        if written_for is not None and dict(written_for) != dict(source):
+            dropped[name] = written_for
+            del bookmarks[name]
+    return dropped
+
+
+def describe_foreign_bookmarks(
+    dropped: Mapping[str, Mapping[str, str]], source: Mapping[str, str]
+) -> str:
+    """One line for :func:`drop_foreign_bookmarks`' result."""
+    first = next(iter(dropped.values()))
+    return (
+        f"the state holds bookmarks of {', '.join(sorted(dropped))} written for API "
+        f"'{first.get('api')}' at {first.get('base_url')}, not for API '{source['api']}' at "
+        f"{source['base_url']}; they are ignored and these streams are extracted in full "
+        "(give each API and base URL its own state, see the README's incremental section)"
+    )

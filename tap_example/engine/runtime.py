@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from singer_sdk.authenticators import APIAuthenticatorBase
 
@@ -46,6 +47,20 @@ class Runtime:
     @property
     def base_url(self) -> str:
         return str(self.settings.get("base_url") or self.definition.base_url).rstrip("/")
+
+    @cached_property
+    def state_source(self) -> dict[str, str]:
+        """What this run's bookmarks belong to: the API (built-in name or the definition file's
+        name) and the base URL (``sandbox`` for the built-in sandbox, whose port changes every
+        run), never a credential."""
+        if self.settings.get("sandbox"):
+            base = "sandbox"
+        else:
+            parts = urlsplit(self.base_url)
+            host = parts.hostname or ""
+            netloc = f"{host}:{parts.port}" if parts.port else host
+            base = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+        return {"api": self.definition.name, "base_url": base}
 
     @property
     def page_size(self) -> int | None:
