@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from tap_example.definition import BUILTIN_APIS, load_definition
+from tap_example.definition import BUILTIN_APIS, Resource, load_definition
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -86,32 +86,39 @@ def plugin_definition() -> str:
 
 def streams_table() -> str:
     rows = [
-        "| API | stream | method and path | key | replication key | parent |",
-        "|:----|:-------|:----------------|:----|:----------------|:-------|",
+        "| API | stream | method and path | key | replication | parent |",
+        "|:----|:-------|:----------------|:----|:------------|:-------|",
     ]
     for api in BUILTIN_APIS:
         definition = load_definition(api=api, strict=False)
         for resource in definition.resources:
             keys = ", ".join(resource.primary_key) if resource.write_disposition != "append" else ""
-            incremental = resource.incremental
-            replication = ""
-            if incremental:
-                replication = f"`{incremental.cursor_path}`"
-                if incremental.start_param:
-                    replication += f" (server filter `{incremental.start_param}`)"
-                if incremental.row_order:
-                    replication += (
-                        f", {'newest' if incremental.row_order == 'desc' else 'oldest'} first"
-                    )
             parent = ""
             if resource.bindings:
                 binding = resource.bindings[0]
                 parent = f"`{binding.resource}` (`{binding.placeholder}` = `{binding.field}`)"
             rows.append(
                 f"| {api} | `{resource.name}` | `{resource.method} {resource.path}` | "
-                f"{f'`{keys}`' if keys else '(none)'} | {replication or 'full table'} | {parent} |"
+                f"{f'`{keys}`' if keys else '(none)'} | {replication(resource)} | {parent} |"
             )
     return "\n".join(rows)
+
+
+def replication(resource: Resource) -> str:
+    """The replication method and key of a resource, as the tap runs it by default."""
+    incremental = resource.incremental
+    if resource.write_disposition == "replace":
+        return "full table (replaced)"
+    if incremental is None:
+        return "full table"
+    if incremental.opt_in:
+        return f"full table (opt-in: `{incremental.cursor_path}`)"
+    text = f"incremental on `{incremental.cursor_path}`"
+    if incremental.start_param:
+        text += f" (server filter `{incremental.start_param}`)"
+    if incremental.row_order:
+        text += f", {'newest' if incremental.row_order == 'desc' else 'oldest'} first"
+    return text
 
 
 def settings_reference() -> str:

@@ -36,21 +36,40 @@ class IncrementalPolicy:
     def __init__(
         self,
         stream_name: str,
-        spec: Incremental | None,
+        declared: Incremental | None,
         state: StateView,
         settings: Mapping[str, Any],
         *,
         lists_every_parent: Callable[[], bool],
     ) -> None:
         self.stream_name = stream_name
+        #: The resource's ``incremental`` spec (used only when the stream's key is its cursor).
+        self.declared = declared
         #: The incremental spec when the stream replicates incrementally, else ``None``.
-        self.spec = spec
-        self.replication_key = spec.cursor_path if spec else None
+        self.spec: Incremental | None = None
+        self.replication_key: str | None = None
         self.state = state
         self.settings = settings
         self._lists_every_parent = lists_every_parent
         self._filter_cache: dict[str, datetime | None] = {}
         self._filter_last: tuple[Mapping[str, Any] | None, datetime | None] | None = None
+
+    def resolve(self, replication_key: str | None, replication_method: str | None) -> None:
+        """Follow the stream's replication as the catalog left it: ``FULL_TABLE`` or no key
+        means no incremental behaviour at all (no filter from an old bookmark); the
+        definition's cursor means its spec; another key chosen in the catalog is filtered on
+        client-side only."""
+        if not replication_key or replication_method == "FULL_TABLE":
+            spec = None
+        elif self.declared is not None and self.declared.cursor_path == replication_key:
+            spec = self.declared
+        else:
+            spec = Incremental(cursor_path=replication_key)
+        if spec != self.spec:
+            self.spec = spec
+            self.replication_key = spec.cursor_path if spec else None
+            self._filter_cache.clear()
+            self._filter_last = None
 
     @property
     def lists_every_parent(self) -> bool:
@@ -242,3 +261,19 @@ def describe_foreign_bookmarks(
         f"{source['base_url']}; they are ignored and these streams are extracted in full "
         "(give each API and base URL its own state, see the README's incremental section)"
     )
+
+
+def opted_in(
+    declared: Incremental | None, replication_key: str | None, forced_method: str | None
+) -> str | None:
+    """The replication method after a catalog is applied. Discovery offers an opt-in cursor as
+    a valid replication key only, so its catalog entry says ``FULL_TABLE``; a catalog that
+    chooses that key (``replication-key``) opts the stream in, whatever that entry says."""
+    if (
+        declared is not None
+        and declared.opt_in
+        and replication_key == declared.cursor_path
+        and forced_method == "FULL_TABLE"
+    ):
+        return "INCREMENTAL"
+    return forced_method

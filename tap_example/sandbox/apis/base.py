@@ -58,6 +58,9 @@ class FakeApi:
     children_of: ClassVar[dict[str, ChildOf]] = {}
     keys: ClassVar[dict[str, str]] = {}  # stream -> key field, when not "id"
     update_fields: ClassVar[dict[str, str]] = {}  # stream -> timestamp that mutate() bumps
+    #: stream -> (field, values): mutate() changes the field of records without an update time
+    #: (their creation time stays, as on the real APIs).
+    edited_fields: ClassVar[dict[str, tuple[str, tuple[Any, ...]]]] = {}
     growing_streams: ClassVar[tuple[str, ...] | None] = None  # None: every factory stream
     single_object_streams: ClassVar[tuple[str, ...]] = ()  # served as one object, never sorted
     #: Serve some pages from a second listener (another origin); see serve_foreign().
@@ -152,7 +155,9 @@ class FakeApi:
         return self.children[child].get(parent_id)
 
     def mutate(self, count: int) -> dict[str, list[Any]]:
-        """Bump update timestamps of `count` records per stream and append `count` new ones.
+        """Update `count` records per stream and append `count` new ones, as the real APIs do:
+        an update bumps the record's update time where it has one (`update_fields`), and
+        otherwise changes a field and keeps every creation time (`edited_fields`).
 
         All new times fall in a 2025+ window after anything served before, so incremental
         syncs must pick exactly these changes up.
@@ -168,6 +173,13 @@ class FakeApi:
                     row[field] = fake.timestamp(window)
                     row["_sandbox_rev"] = row.get("_sandbox_rev", 1) + 1
                     self.touched(stream, row)
+                    changed.setdefault(stream, []).append(row[self.key(stream)])
+            for stream, (field, values) in self.edited_fields.items():
+                rows = self.records_ref(stream)
+                for row in fake.rng.sample(rows, min(count, len(rows))):
+                    others = [v for v in values if v != row.get(field)]
+                    row[field] = fake.pick(tuple(others)) if others else row.get(field)
+                    row["_sandbox_rev"] = row.get("_sandbox_rev", 1) + 1
                     changed.setdefault(stream, []).append(row[self.key(stream)])
             factories = self.factories()
             growing = self.growing_streams if self.growing_streams is not None else factories

@@ -29,6 +29,8 @@ class ClinicalApi(FakeApi):
     children_of = {"audit_trial": ChildOf("study", "study_id")}
     keys = {"study": "crf_id", "audit_trial": "uuid"}
     growing_streams = ("study",)
+    # Studies have no update time: an update changes `live` and keeps `created_on`.
+    edited_fields = {"study": ("live", (True, False))}
 
     def factories(self) -> dict[str, Factory]:
         return {"user": self._user, "study": self._study}

@@ -24,6 +24,8 @@ class CommerceApi(FakeApi):
         "client_credentials", grant_path="/oauth2/token", expires_in=3600, accepts_api_key=True
     )
     update_fields = {"customers": "updated_at", "shifts": "updated_at"}
+    # Locations have no update time: an update changes the status and keeps `created_at`.
+    edited_fields = {"locations": ("status", ("ACTIVE", "INACTIVE"))}
 
     def factories(self) -> dict[str, Factory]:
         return {"locations": self._location, "customers": self._customer, "shifts": self._shift}

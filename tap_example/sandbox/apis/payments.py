@@ -58,11 +58,12 @@ class PaymentsApi(FakeApi):
     default_page_size = 25
     auth = AuthScheme("client_credentials", grant_path="/token", expires_in=3600)
     children_of = {"funding_sources": ChildOf("customers", "id")}
-    update_fields = {
-        "customers": "created",
-        "funding_sources": "created",
-        "events": "created",
-        "exchange_partners": "created",
+    # No payments record has an update time: an update changes a status and keeps `created`.
+    # Events are append-only (mutate() appends new ones).
+    edited_fields = {
+        "customers": ("status", ("verified", "unverified", "suspended", "deactivated")),
+        "funding_sources": ("status", ("verified", "unverified")),
+        "exchange_partners": ("status", ("active", "inactive")),
     }
 
     def factories(self) -> dict[str, Factory]:
@@ -177,22 +178,33 @@ class PaymentsApi(FakeApi):
     def make_children(
         self, child: str, fake: Fake, window: Window, parent: Record, index: int
     ) -> list[Record]:
-        rows = []
-        for _ in range(fake.rng.randint(0, self.sizes[child])):
-            is_bank = fake.chance(0.8)
-            rows.append(
-                {
-                    "id": fake.uuid(),
-                    "status": fake.pick(("verified", "unverified")),
-                    "type": "bank" if is_bank else "balance",
-                    "bankAccountType": fake.pick(("checking", "savings")) if is_bank else None,
-                    "name": f"{parent['firstName']}'s {'account' if is_bank else 'balance'}",
-                    "created": fake.timestamp(window),
-                    "removed": fake.chance(0.1),
-                    "channels": ["ach", "real-time-payments"] if fake.chance(0.3) else ["ach"],
-                    "bankName": fake.pick(BANKS) if is_bank else None,
-                    "fingerprint": fake.maybe(fake.hex(64), 0.3) if is_bank else None,
-                    **fake.drift(),
-                }
-            )
-        return rows
+        return [
+            self._funding_source(fake, window, parent)
+            for _ in range(fake.rng.randint(0, self.sizes[child]))
+        ]
+
+    def after_mutate(self, changed: dict[str, list[Any]], count: int, window: Window) -> None:
+        """New funding sources under `count` existing customers (not only under new ones)."""
+        fake = self._mutation_fake
+        new = set(changed.get("customers", []))
+        customers = [c for c in self.tables["customers"] if c["id"] not in new]
+        for customer in fake.rng.sample(customers, min(count, len(customers))):
+            source = self._funding_source(fake, window, customer)
+            self.children["funding_sources"].setdefault(customer["id"], []).append(source)
+            changed.setdefault("funding_sources", []).append(source["id"])
+
+    def _funding_source(self, fake: Fake, window: Window, parent: Record) -> Record:
+        is_bank = fake.chance(0.8)
+        return {
+            "id": fake.uuid(),
+            "status": fake.pick(("verified", "unverified")),
+            "type": "bank" if is_bank else "balance",
+            "bankAccountType": fake.pick(("checking", "savings")) if is_bank else None,
+            "name": f"{parent['firstName']}'s {'account' if is_bank else 'balance'}",
+            "created": fake.timestamp(window),
+            "removed": fake.chance(0.1),
+            "channels": ["ach", "real-time-payments"] if fake.chance(0.3) else ["ach"],
+            "bankName": fake.pick(BANKS) if is_bank else None,
+            "fingerprint": fake.maybe(fake.hex(64), 0.3) if is_bank else None,
+            **fake.drift(),
+        }
