@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
-from singer_sdk import Tap
+from singer_sdk import Tap, metrics
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 from typing_extensions import override
@@ -43,7 +43,7 @@ from tap_example.engine.documents import response_document
 from tap_example.engine.incremental import STATE_SOURCE_KEY, BookmarkTracker, IncrementalPolicy
 from tap_example.engine.paging import DefinitionPaginator, build_paginator
 from tap_example.engine.partition import PartitionState, RequestFunc, StreamRun
-from tap_example.engine.progress import StreamProgress
+from tap_example.engine.progress import EmittedRecordCounter, StreamProgress
 from tap_example.engine.records import PageReader, RecordSelector, RecordShaper
 from tap_example.engine.request import RequestBuilder
 from tap_example.engine.retry import RetryPolicy, failure_message, retry_line
@@ -141,6 +141,7 @@ class DefinitionStream(SDKStreamHooks):
         """Records of the partition, shaped; those older than the bookmark are not emitted
         (their children that need every parent are still synced)."""
         self.runtime.prepare_for_requests()
+        self.runtime.report.stream_begins(self, context)
         self.run.partition = PartitionState()
         self.bookmark_tracker.start(self.replication_key, self.is_sorted, self.run.partition)
         if self.replication_key:  # the bookmarks this sync writes say what they belong to
@@ -289,13 +290,16 @@ class DefinitionStream(SDKStreamHooks):
         return {"requests": 1, "records_read": records}
 
     @override
+    def get_record_counter(self, **kwargs: Any) -> metrics.Counter:
+        """The SDK's counter of emitted records, counting them for the stream's summary too."""
+        return EmittedRecordCounter(self.progress, **kwargs)
+
+    @override
     def log_sync_costs(self) -> None:
-        """At the end of the run (the SDK calls this for every stream once all are synced):
-        everything the writer still holds goes out, then one summary line per stream."""
+        """At the end of the run (called for every stream): the writer flushed, a summary."""
         self.flush_writer()
         self.runtime.close()  # the run is over: sessions and workers go
-        if self.progress.requests:
-            self.logger.info("%s", self.progress.summary())
+        self.runtime.report.stream_ends(self.progress)
 
     # -- state ------------------------------------------------------------------------
     @override

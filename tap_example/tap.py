@@ -19,6 +19,8 @@ from typing_extensions import override
 from tap_example import __version__
 from tap_example.definition import BUILTIN_APIS, Definition, Resource, load_definition
 from tap_example.engine.incremental import describe_foreign_bookmarks, drop_foreign_bookmarks
+from tap_example.engine.logs import METRICS_LOG_LEVEL_SETTING, metrics_level, quiet_tap_logs
+from tap_example.engine.progress import RunReport, RunStart, bookmarked_streams
 from tap_example.engine.runtime import DEFAULT_MAX_PAGES, DEFAULT_USER_AGENT, Runtime
 from tap_example.engine.writer import FastSingerWriter
 from tap_example.errors import ConfigError, DefinitionError, TapExampleError
@@ -26,6 +28,7 @@ from tap_example.inference import SchemaSampler
 from tap_example.redact import redact, register_secret
 from tap_example.schemas_loader import load_stream_schema
 from tap_example.sdk_compat import SDKTapHooks
+from tap_example.settings_hints import unknown_settings
 from tap_example.streams import DefinitionStream, make_stream_class
 from tap_example.timestamps import bookmark_string, parse_timestamp
 
@@ -184,7 +187,15 @@ class TapExample(SDKTapHooks):
             description="Start the built-in fake of the chosen API on 127.0.0.1 in-process and extract from it; "
             "no credentials needed.",
         ),
+        METRICS_LOG_LEVEL_SETTING,
     ).to_dict()
+
+    @override
+    def __init__(self, *, state: Any = None, **kwargs: Any) -> None:
+        quiet_tap_logs(self.logger)  # the SDK's per-partition lines are DEBUG detail
+        self.state_given = state is not None
+        super().__init__(state=state, **kwargs)
+        self.metrics_logger.setLevel(metrics_level(self.config.get("metrics_log_level")))
 
     # -- CLI --------------------------------------------------------------------------
     @classmethod
@@ -221,17 +232,36 @@ class TapExample(SDKTapHooks):
 
     @cached_property
     def definition(self) -> Definition:
-        return load_definition(
+        definition = load_definition(
             api=self.settings.get("api"),
             api_file=self.settings.get("api_file"),
             settings=self.settings,
             strict=False,
         )
+        known = [*self.config_jsonschema["properties"], *definition.settings_used]
+        for line in unknown_settings(self.config, known):
+            self.logger.warning("%s", line)
+        return definition
 
     @cached_property
     def runtime(self) -> Runtime:
         """What every stream of this run shares (settings, definition, authenticator, ...)."""
-        return Runtime(self.settings, self.definition, flush_output=self._flush_output)
+        report = RunReport(self.logger, self._run_start, lambda: len(self.streams))
+        return Runtime(
+            self.settings, self.definition, flush_output=self._flush_output, report=report
+        )
+
+    def _run_start(self) -> RunStart:
+        """What the run's start line says (asked once the sync begins, selection applied)."""
+        where = f"API '{self.definition.name}'" + (
+            " (sandbox)" if self.settings.get("sandbox") else ""
+        )
+        selected = [name for name, stream in self.streams.items() if stream.selected]
+        bookmarked = [name for name in bookmarked_streams(self.state) if name in self.streams]
+        return RunStart(
+            where, self.runtime.base_url, selected, len(self.streams), self.state_given, bookmarked
+        )
+
 
     def _flush_output(self) -> None:
         flush = getattr(self.message_writer, "flush", None)

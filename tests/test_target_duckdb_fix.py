@@ -1,9 +1,10 @@
 """The lossless fix for target-duckdb 0.8.0 (plugins/target-duckdb-lossless).
 
 target-duckdb 0.8.0 loads each batch from a header-less CSV with a COPY that
-lets DuckDB guess whether there is a header; current DuckDB guesses "yes" and
-drops the first record of every batch. These tests push Singer messages through
-the loader into temporary DuckDB files and count what arrived.
+lets DuckDB guess, batch by batch, whether there is a header; where current
+DuckDB guesses "yes" the first record of that batch is dropped. These tests push
+Singer messages through the loader into temporary DuckDB files and count what
+arrived.
 
 In-process tests need ``target_duckdb`` importable (``pip install
 -e ./plugins/target-duckdb-lossless``, or ``target-duckdb==0.8.0``); the
@@ -78,7 +79,7 @@ def target_config(db: Path, batch_size_rows: int = 3) -> dict[str, Any]:
         "filepath": str(db),
         "default_target_schema": "demo",
         "primary_key_required": False,
-        # Small batches: every batch used to lose its first row.
+        # Small batches: each batch of all-VARCHAR events used to lose its first row.
         "batch_size_rows": batch_size_rows,
     }
 
@@ -235,7 +236,7 @@ def test_console_script_keeps_every_record(tmp_path: Path) -> None:
             "target-duckdb-lossless is not installed (run `meltano install` or "
             "pip install -e ./plugins/target-duckdb-lossless)"
         )
-    db = tmp_path / "cli.duckdb"
+    db = tmp_path / "not" / "yet" / "there" / "cli.duckdb"  # the script creates the folder
     config = tmp_path / "config.json"
     config.write_text(json.dumps(target_config(db)))
 
@@ -253,3 +254,21 @@ def test_console_script_keeps_every_record(tmp_path: Path) -> None:
         "bookmarks": {"charges": {"done": True}}
     }
     assert read_back(db) == expected_rows()
+
+
+@pytest.mark.parametrize("path", [":memory:", "md:warehouse", "s3://bucket/warehouse.duckdb"])
+def test_no_folder_is_made_for_databases_that_are_not_local_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    monkeypatch.syspath_prepend(str(PLUGIN_DIR))
+    from target_duckdb_lossless import ensure_database_folder
+
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"filepath": path}))
+    assert ensure_database_folder(["--config", str(config)]) is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]
+    local = tmp_path / "a" / "b.duckdb"
+    config.write_text(json.dumps({"path": str(local)}))
+    assert ensure_database_folder(["-c", str(config)]) == str(local.parent)
+    assert local.parent.is_dir() and not local.exists()

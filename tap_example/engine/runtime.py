@@ -6,6 +6,7 @@ the tap, so the engine never needs the SDK's private ``Stream._tap``.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from functools import cached_property
@@ -18,6 +19,7 @@ from tap_example import __version__
 from tap_example.definition.model import Definition
 from tap_example.engine.auth import build_authenticator
 from tap_example.engine.concurrency import DEFAULT_MAX_CONCURRENCY, TapConcurrency
+from tap_example.engine.progress import RunReport
 
 #: Pages one partition may take before paging counts as runaway (``max_pages_per_partition``).
 DEFAULT_MAX_PAGES = 100_000
@@ -33,11 +35,14 @@ class Runtime:
         definition: Definition,
         *,
         flush_output: Callable[[], None] = lambda: None,
+        report: RunReport | None = None,
     ) -> None:
         self.settings = settings
         self.definition = definition
         #: Writes out whatever the message writer still holds (records before an error).
         self.flush_output = flush_output
+        #: The run's start line and summary; each stream reports its start and its end.
+        self.report = report or RunReport(logging.getLogger(__name__))
         self._ready = False
         self._lock = threading.Lock()
         self._retries = 0

@@ -16,16 +16,31 @@ whose COPY statement spells out the CSV dialect the file was written with:
 target-duckdb changes. ``main`` applies the patch and then runs target-duckdb's
 own ``main``, so ``target-duckdb-lossless`` is a drop-in replacement for the
 ``target-duckdb`` command (same ``--config`` and the same settings).
+
+One convenience rides along: ``main`` creates the folder of the database file
+(``filepath``) when it is missing, where target-duckdb 0.8.0 would stop with
+DuckDB's ``IOException: Cannot open file ...: No such file or directory``.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
+import json
 import os
-from collections.abc import Iterable
+import re
+import sys
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-__all__ = ["PATCHED_VERSION", "apply_patch", "copy_statement", "is_patched", "main"]
+__all__ = [
+    "PATCHED_VERSION",
+    "apply_patch",
+    "copy_statement",
+    "ensure_database_folder",
+    "is_patched",
+    "main",
+]
 
 #: The target-duckdb release this patch was written against (see pyproject.toml).
 PATCHED_VERSION = "0.8.0"
@@ -119,9 +134,34 @@ def apply_patch() -> None:
     DbSync.load_rows = _load_rows
 
 
+def ensure_database_folder(argv: Sequence[str]) -> str | None:
+    """Create the folder of the local database file named by ``--config`` (``path`` or
+    ``filepath``, as target-duckdb reads it); return the folder, or ``None`` when there is
+    nothing to create (no config, an in-memory or remote database, an unreadable file: those
+    are left for target-duckdb to report)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("-c", "--config")
+    args, _ = parser.parse_known_args(list(argv))
+    if not args.config:
+        return None
+    try:
+        with open(args.config, encoding="utf-8") as config_file:
+            config = json.load(config_file)
+    except (OSError, ValueError):
+        return None
+    path = config.get("path", config.get("filepath")) if isinstance(config, dict) else None
+    if not isinstance(path, str) or not path or re.match(r"(:|[A-Za-z][\w+.-]+:)", path):
+        return None  # ":memory:", "md:...", "s3://...": not a local file (a drive "C:" is)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    return folder
+
+
 def main() -> None:
-    """Console script ``target-duckdb-lossless``: patch, then run target-duckdb."""
+    """Console script ``target-duckdb-lossless``: patch, create the database file's folder, then
+    run target-duckdb."""
     apply_patch()
+    ensure_database_folder(sys.argv[1:])
     import target_duckdb
 
     target_duckdb.main()
