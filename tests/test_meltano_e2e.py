@@ -20,6 +20,7 @@ or on PATH (scripts/demo.sh installs it into .venv).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,6 +34,8 @@ APIS = ["payments", "billing", "crm", "commerce", "clinical"]
 SEED = 0
 INSTALL_TIMEOUT_S = 900
 RUN_TIMEOUT_S = 600
+#: A line of the extractor in Meltano's console log: "<time> [<level>] tap-example <message>".
+TAP_LINE = re.compile(r"^\S+ \[\w+\s*\] tap-example ")
 
 
 def find_meltano() -> str | None:
@@ -111,8 +114,8 @@ def test_meltano_run_loads_every_sandbox_record(meltano: str, tmp_path: Path, ap
     except ImportError as exc:
         pytest.skip(f"tap_example.sandbox.SandboxServer is not importable: {exc}")
 
-    warehouse = tmp_path / "warehouse.duckdb"
-    run(
+    warehouse = tmp_path / "no-folder-yet" / "warehouse.duckdb"  # the loader creates the folder
+    proc = run(
         [meltano, f"--environment={api}", "run", "--full-refresh", "tap-example", "target-duckdb"],
         meltano_env(tmp_path, api, warehouse),
         RUN_TIMEOUT_S,
@@ -141,3 +144,9 @@ def test_meltano_run_loads_every_sandbox_record(meltano: str, tmp_path: Path, ap
         con.close()
 
     assert loaded == expected
+
+    # A clean run is quiet: no warning from the tap, at most one tap line per four records.
+    tap_lines = [line for line in proc.stderr.splitlines() if TAP_LINE.search(line)]
+    assert not [line for line in tap_lines if "[warning" in line or "[error" in line], tap_lines
+    assert len(tap_lines) * 4 <= sum(expected.values()), "\n".join(tap_lines)
+    assert sum("run summary: " in line for line in tap_lines) == 1
