@@ -250,6 +250,24 @@ def test_every_documented_command_works_on_a_fresh_clone(tmp_path: Path) -> None
         for block, output in found:
             assert expected in output, f"{block.where}: {needle!r} did not say {expected!r}"
 
+    # Each API chosen through TAP_EXAMPLE_API kept its own state ID (state_id_suffix).
+    states = subprocess.run(
+        ["meltano", "state", "list"],
+        cwd=project,
+        env=command_environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.split()
+    assert {
+        "dev:tap-example-to-target-duckdb",  # payments, the dev environment's own API
+        "dev:tap-example-to-target-duckdb:billing",
+        "dev:tap-example-to-target-duckdb:crm",
+        "billing:tap-example-to-target-duckdb",
+        "clinical:tap-example-to-target-duckdb",
+    } <= set(states), states
+
     duckdb = pytest.importorskip("duckdb")
     con = duckdb.connect(str(project / "output" / "warehouse.duckdb"), read_only=True)
     try:
