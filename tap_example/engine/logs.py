@@ -2,9 +2,10 @@
 
 The SDK logs, at INFO, a few lines per *partition* (for a child stream, per parent record:
 "Beginning sync of ...", "Starting incremental sync of ...", "Pagination stopped after 0 pages
-..."; the tap says mode and bookmark once per stream instead), a warning for every unsorted stream or partition ("Stream is assumed to be unsorted ...",
-although newest-first lists are unsorted by design and the tap advances their bookmarks only when
-the stream completes), and METRIC lines for every request. On a clean run that is most of the log.
+..."; the tap says mode and bookmark once per stream instead), a warning for every unsorted
+stream or partition ("Stream is assumed to be unsorted ...", although newest-first lists are
+unsorted by design and the tap advances their bookmarks only when the stream completes), and
+METRIC lines for every request. On a clean run that is most of the log.
 
 The tap keeps them, one level down, with the logging module's own tools: a filter on the logger
 that writes them turns those records into DEBUG records (shown with ``TAP_EXAMPLE_LOGLEVEL=debug``,

@@ -183,7 +183,8 @@ class RunReport:
         self._done: list[StreamProgress] = []
 
     def stream_begins(self, stream: ReportingStream, context: Any) -> None:
-        """At each partition's first records: the run's start line first, then the stream's."""
+        """Before each partition's records (``get_records``): the run's start line the first
+        time, then the stream's opening line the first time for this stream."""
         if self._started_at is None:
             self._started_at = time.monotonic()
             if self._start is not None:
