@@ -19,13 +19,13 @@ key fields, which are non-null when every sampled record has them.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
+from tap_example.engine.infer import infer_schema
 from tap_example.errors import DefinitionError, TapExampleError
 from tap_example.streams import DefinitionStream, make_stream_class
 
@@ -40,88 +40,6 @@ if TYPE_CHECKING:
 MAX_PARENTS = 20
 #: The schema a stream class is built with while it fetches its own sample.
 OPEN_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
-
-_DATE_TIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:?\d{2})$"
-)
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_JSON_TYPES = ("null", "boolean", "integer", "number", "string", "object", "array")
-
-
-# --------------------------------------------------------------------------- typing
-
-
-def infer_schema(
-    records: Sequence[Mapping[str, Any]], *, required: Iterable[str] = ()
-) -> dict[str, Any]:
-    """An object schema describing ``records``; ``required`` fields are non-null where seen."""
-    schema = _object_schema(records)
-    for name in required:
-        prop = schema["properties"].get(name)
-        if prop is None or not all(r.get(name) is not None for r in records):
-            continue
-        types = [t for t in _types(prop) if t != "null"]
-        if types:
-            prop["type"] = types[0] if len(types) == 1 else types
-    return schema
-
-
-def _object_schema(objects: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    names: dict[str, None] = {}
-    for item in objects:
-        names.update(dict.fromkeys(item))
-    return {
-        "type": "object",
-        "properties": {
-            name: _value_schema([item[name] for item in objects if name in item]) for name in names
-        },
-    }
-
-
-def _value_schema(values: Sequence[Any]) -> dict[str, Any]:
-    """Schema of one field from every value it took; always nullable."""
-    seen = {_json_type(value) for value in values}
-    seen.add("null")
-    if {"integer", "number"} <= seen:
-        seen.discard("integer")
-    types = [t for t in _JSON_TYPES if t in seen]
-    schema: dict[str, Any] = {"type": types[0] if len(types) == 1 else types}
-    if "string" in seen and len(types) == 2:
-        strings = [v for v in values if isinstance(v, str)]
-        if strings and all(_DATE_TIME.match(s) for s in strings):
-            schema["format"] = "date-time"
-        elif strings and all(_DATE.match(s) for s in strings):
-            schema["format"] = "date"
-    if "object" in seen:
-        schema["properties"] = _object_schema([v for v in values if isinstance(v, dict)])[
-            "properties"
-        ]
-    if "array" in seen:
-        items = [item for v in values if isinstance(v, list) for item in v]
-        schema["items"] = _value_schema(items) if items else {}
-    return schema
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    return "string"
-
-
-def _types(prop: Mapping[str, Any]) -> list[str]:
-    kind = prop.get("type", [])
-    return [kind] if isinstance(kind, str) else list(kind)
-
 
 # --------------------------------------------------------------------------- sampling
 
@@ -164,11 +82,24 @@ class _Pages:
 class SchemaSampler:
     """Infers the schemas of one discovery, fetching each sample page at most once."""
 
-    def __init__(self, tap: Tap, runtime: Runtime) -> None:
+    def __init__(self, tap: Tap, runtime: Runtime, *, pages: int = 1) -> None:
         self.tap = tap
         self.runtime = runtime
         self.definition = runtime.definition
+        #: Pages read per partition (``discover_sample_pages``; one for a schema-less resource).
+        self.pages = max(1, pages)
         self._pages: dict[str, _Pages] = {}
+
+    def extend(self, stream_class: type[DefinitionStream], schema: dict[str, Any]) -> list[str]:
+        """Add to ``schema`` (in place) the fields the stream's sample pages hold that it lacks
+        (``discover_sample_pages``); the names added."""
+        records = [record for _, rows in self._pages_of(stream_class) for record in rows]
+        seen = infer_schema(records)["properties"] if records else {}
+        properties = schema.setdefault("properties", {})
+        added = [name for name in seen if name not in properties]
+        for name in added:
+            properties[name] = seen[name]
+        return added
 
     def infer(
         self, resource: Resource, parent_class: type[DefinitionStream] | None
@@ -239,14 +170,22 @@ class SchemaSampler:
         for parent_context, records in self._pages_of(parent_class):
             for record in records:
                 shaped = parent.shape_record(dict(record), parent_context)
-                if not parent.incremental.is_older(shaped, parent_context):
+                if shaped is not None and not parent.incremental.is_older(shaped, parent_context):
                     yield parent.get_child_context(shaped, parent_context)
 
     def _sample_request(
         self, stream: DefinitionStream, context: Context | None
     ) -> list[dict[str, Any]]:
-        """One request, shaped and sent the way the stream sends its first page."""
+        """The first pages (:attr:`pages`), each request shaped and sent the way the stream
+        sends it."""
         self.runtime.prepare_for_requests()
-        prepared = stream.fetching.first_request(context)
-        response = stream.fetching.live_request()(prepared, context)
-        return list(stream.parse_response(response))
+        paginator = stream.fresh_paginator()
+        records: list[dict[str, Any]] = []
+        for _ in range(self.pages):
+            prepared = stream.prepare_first_sdk_request(context, paginator)
+            response = stream.fetching.live_request()(prepared, context)
+            records.extend(stream.selector.page(response).records)
+            paginator.advance(response)
+            if paginator.finished:
+                break
+        return records

@@ -18,6 +18,7 @@ What the tap relies on, and why:
   the SDK's per-record bookkeeping below the partition's maximum.
 - ``Stream._write_schema_message``: one SCHEMA per stream and run, not one per parent record.
 - ``Stream._tap``, ``Stream._stream_version``: the writer and the version of RECORD messages.
+- ``Stream._metadata``: the cached catalog metadata, dropped when discovery sampling adds fields.
 - ``RESTStream._prepare_request``, ``RESTStream._request``: a request prepared and sent exactly
   as the SDK's paging loop will (pages and child partitions fetched ahead).
 - ``PluginBase._validate_config``: the SDK's config check, reported as one line per setting.
@@ -148,6 +149,15 @@ class SDKStreamHooks(RESTStream[Any]):
             super()._write_schema_message()
 
     # -- private SDK calls --------------------------------------------------------------
+    def forget_metadata(self) -> None:
+        """Drop the SDK's cached catalog metadata (the schema gained fields)."""
+        self._metadata = None
+
+    def write_schema_now(self) -> None:
+        """Send the stream's SCHEMA message again, now (its schema changed during the run)."""
+        self.schema_sent()  # marks it sent, whatever it was
+        super()._write_schema_message()
+
     def flush_writer(self) -> None:
         """Write out whatever the tap's message writer still holds."""
         flush = getattr(self._tap.message_writer, "flush", None)

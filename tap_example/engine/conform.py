@@ -194,6 +194,10 @@ class CompiledRecords:
         self.stream_name = stream_name
         self._plan: RecordPlan | None = None
 
+    def reset(self) -> None:
+        """The schema changed in place: compile again at the next record."""
+        self._plan = None
+
     def conformed(
         self,
         record: Record,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import requests
+from singer_sdk.mapper import SameRecordTransform
 
 from tap_example.definition.model import Resource
+from tap_example.engine.contract import SchemaContract, SchemaContractError, contract_spec
 from tap_example.engine.documents import response_document, server_message
 from tap_example.engine.incremental import IncrementalPolicy
 from tap_example.engine.paging import first_page_warning
@@ -105,60 +107,96 @@ class RecordSelector:
             )
 
 
+class ShapedStream(Protocol):
+    """What a shaper needs of its stream."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def resource(self) -> Resource: ...
+
+    @property
+    def logger(self) -> logging.Logger: ...
+
+    @property
+    def settings(self) -> Mapping[str, Any]: ...
+
+    @property
+    def schema(self) -> dict[str, Any]: ...
+
+    def flush_writer(self) -> None:
+        """Write out the records the writer still holds."""
+
+    def schema_changed(self, properties: dict[str, Any]) -> None:
+        """The contract changed these properties of the schema: send it again before the next
+        record."""
+
+
 class RecordShaper:
-    """Shapes a record for the schema: undeclared fields dropped (said once per field), parent
-    values added, date-times in UTC ``Z``."""
+    """Shapes a record for the stream: the schema contract applied (fields the schema does not
+    know), parent values added, date-times in UTC ``Z``."""
 
     def __init__(
         self,
-        stream_name: str,
         resource: Resource,
-        schema: Mapping[str, Any],
-        logger: logging.Logger,
+        contract: SchemaContract,
+        flush: Callable[[], None] = lambda: None,
     ) -> None:
-        self.stream_name = stream_name
         self.resource = resource
-        self.logger = logger
-        properties = schema.get("properties") or {}
-        self.fields = frozenset(properties)
+        self.contract = contract
+        #: Writes out the records already emitted (before a ``freeze`` contract ends the run).
+        self.flush = flush
+        self.refresh()
+
+    @classmethod
+    def for_stream(cls, stream: ShapedStream) -> RecordShaper:
+        """The shaper of ``stream``, its contract from the settings and the definition; when
+        the contract changes the schema, the shaper re-reads it and tells the stream."""
+        spec = contract_spec(stream.settings, stream.resource)
+        holder: list[RecordShaper] = []
+
+        def changed(properties: dict[str, Any]) -> None:
+            holder[0].refresh()
+            stream.schema_changed(properties)
+
+        contract = SchemaContract(stream.name, stream.schema, spec, stream.logger, changed)
+        holder.append(cls(stream.resource, contract, stream.flush_writer))
+        return holder[0]
+
+    def refresh(self) -> None:
+        """Re-read the schema (the contract may have added a date-time field)."""
+        properties = self.contract.schema.get("properties") or {}
         #: Top-level schema properties that hold date-times (normalised to UTC ``Z``).
         self.datetime_fields = tuple(
             name
             for name, prop in properties.items()
             if isinstance(prop, dict) and prop.get("format") == "date-time"
         )
-        self._drift_logged: set[str] = set()
 
-    def shape(self, row: dict[str, Any], context: Mapping[str, Any] | None) -> dict[str, Any]:
-        fields = self.fields
-        if not fields.issuperset(row):
-            extra = row.keys() - fields
-            self._note_schema_drift(extra)
-            for name in extra:
-                del row[name]
+    def shape(
+        self, row: dict[str, Any], context: Mapping[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """The record shaped, or ``None`` when the contract skips it."""
+        try:
+            shaped = self.contract.apply(row)
+        except SchemaContractError:
+            self.flush()
+            raise
+        if shaped is None:
+            return None
         if context is not None:
             for binding in self.resource.bindings:
-                if binding.placeholder not in row:
-                    row[binding.placeholder] = context.get(binding.placeholder)
+                if binding.placeholder not in shaped:
+                    shaped[binding.placeholder] = context.get(binding.placeholder)
             parent = self.resource.parent
             for field in self.resource.include_from_parent:
-                row[f"_{parent}_{field}"] = context.get(f"_{parent}_{field}")
+                shaped[f"_{parent}_{field}"] = context.get(f"_{parent}_{field}")
         for field in self.datetime_fields:
-            value = row.get(field)
+            value = shaped.get(field)
             if value is not None and not (type(value) is str and value[-1:] == "Z"):
-                row[field] = to_utc_string(value)
-        return row
-
-    def _note_schema_drift(self, extra: Iterable[str]) -> None:
-        """Fields the server added (schema drift) are dropped; say so once per field."""
-        new = sorted(set(extra) - self._drift_logged)
-        if new:
-            self._drift_logged.update(new)
-            self.logger.info(
-                "stream '%s': ignoring fields not in its schema: %s",
-                self.stream_name,
-                ", ".join(new),
-            )
+                shaped[field] = to_utc_string(value)
+        return shaped
 
 
 class PageReader:
@@ -203,3 +241,19 @@ class PageReader:
             # which is already older than the bookmark.
             paginator.stop()
         return page.records
+
+
+def schemas_to_follow(
+    own: dict[str, Any], effective: dict[str, Any], stream_maps: Sequence[Any]
+) -> list[dict[str, Any]]:
+    """The schema dicts besides ``own`` that must learn a field the contract added: the
+    catalog's (``effective``) and those of stream maps that pass records through unchanged (the
+    SCHEMA messages come from them); custom maps decide their own output."""
+    found: list[dict[str, Any]] = []
+    candidates = [effective] + [
+        m.transformed_schema for m in stream_maps if isinstance(m, SameRecordTransform)
+    ]
+    for schema in candidates:
+        if schema is not own and all(schema is not other for other in found):
+            found.append(schema)
+    return found

@@ -195,6 +195,23 @@ class FakeApi:
             self.sort_tables()
             return changed
 
+    def evolve_fields(self, after: int) -> list[str]:
+        """Schema drift partway through every list: from its ``after``-th record on (in served
+        order) each record gains a new field ``loyalty_tier`` and its ``_sandbox_rev`` becomes a
+        string (``"r1"``), as when an API adds a field and changes a type in a release. The
+        streams changed."""
+        changed = []
+        with self.lock:
+            for stream in self.factories():
+                rows = self.tables[stream]
+                if len(rows) <= after:
+                    continue
+                for row in rows[after:]:
+                    row["loyalty_tier"] = ("bronze", "silver", "gold")[len(str(row)) % 3]
+                    row["_sandbox_rev"] = f"r{row.get('_sandbox_rev', 1)}"
+                changed.append(stream)
+        return changed
+
     def records_ref(self, stream: str) -> list[Record]:
         """The live records of a stream in served order (child streams: parent by parent)."""
         link = self.children_of.get(stream)
