@@ -150,3 +150,96 @@ def test_meltano_run_loads_every_sandbox_record(meltano: str, tmp_path: Path, ap
     assert not [line for line in tap_lines if "[warning" in line or "[error" in line], tap_lines
     assert len(tap_lines) * 4 <= sum(expected.values()), "\n".join(tap_lines)
     assert sum("run summary: " in line for line in tap_lines) == 1
+
+
+# --------------------------------------------------------------------------- across runs
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class StandaloneSandbox:
+    """``tap-example-sandbox`` in its own process (Meltano's tap runs in another one)."""
+
+    def __init__(self, *args: str) -> None:
+        import json
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tap_example.sandbox", "--port", str(free_port()), *args],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        line = self.process.stdout.readline() if self.process.stdout else ""
+        if not line.startswith("{"):
+            self.stop()
+            pytest.fail(f"the sandbox did not start: {line!r}")
+        self.config: dict[str, str] = json.loads(line)
+
+    def env(self) -> dict[str, str]:
+        """The tap's settings as Meltano environment variables (no in-process sandbox)."""
+        variables = {f"TAP_EXAMPLE_{k.upper()}": str(v) for k, v in self.config.items()}
+        return {**variables, "TAP_EXAMPLE_SANDBOX": "false"}
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def test_a_field_that_appears_on_page_two_lands_as_a_new_column(
+    meltano: str, tmp_path: Path
+) -> None:
+    """Schema contract evolve (the default), end to end: the sandbox's lists gain a field and
+    change a type from their 26th record on; `meltano run` loads every record, the new field as
+    a new column, and the type change does not fail the load."""
+    duckdb = pytest.importorskip("duckdb")
+    sandbox = StandaloneSandbox("--api", "payments", "--schema-drift-after", "25")
+    try:
+        warehouse = tmp_path / "warehouse.duckdb"
+        env = {**meltano_env(tmp_path, "payments", warehouse), **sandbox.env()}
+        run([meltano, "run", "--full-refresh", "tap-example", "target-duckdb"], env, RUN_TIMEOUT_S)
+    finally:
+        sandbox.stop()
+    from tap_example.sandbox import SandboxServer
+
+    server = SandboxServer(api="payments", seed=SEED)
+    server.fake_api.evolve_fields(after=25)
+    tiers = {r["id"]: r.get("loyalty_tier") for r in server.records("customers")}
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        rows = dict(con.execute("SELECT id, loyalty_tier FROM payments.customers").fetchall())
+    finally:
+        con.close()
+    assert rows == tiers
+    assert sum(tier is not None for tier in rows.values()) == len(tiers) - 25
+
+
+def test_billing_state_then_commerce_in_one_environment(meltano: str, tmp_path: Path) -> None:
+    """Two APIs run one after the other under one Meltano state ID: commerce is still complete
+    (the bookmarks billing left under the same stream names are not applied to commerce)."""
+    duckdb = pytest.importorskip("duckdb")
+    from tap_example.sandbox import SandboxServer
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shared_state = ["--state-id-suffix", "shared"]
+    for api in ("billing", "commerce"):
+        env = meltano_env(tmp_path, api, warehouse)
+        run([meltano, "run", *shared_state, "tap-example", "target-duckdb"], env, RUN_TIMEOUT_S)
+    expected = len(SandboxServer(api="commerce", seed=SEED).records("customers"))
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        (loaded,) = con.execute("SELECT count(*) FROM commerce.customers").fetchone()
+    finally:
+        con.close()
+    assert loaded == expected

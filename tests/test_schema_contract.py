@@ -5,6 +5,7 @@ lossless), ``freeze``, ``discard_value``, ``discard_row``; catalog selection sti
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import logging
 from collections.abc import Iterator
@@ -73,7 +74,7 @@ def test_evolve_keeps_every_field_and_announces_it_first(
     assert "loyalty_tier" not in schemas[0]["properties"]
     assert "loyalty_tier" in schemas[-1]["properties"]
     assert "string" in schemas[-1]["properties"]["_sandbox_rev"]["type"]  # widened, not lost
-    assert all(a != b for a, b in zip(schemas, schemas[1:]))  # each change sent once
+    assert all(a != b for a, b in itertools.pairwise(schemas))  # each change sent once
     assert len(schemas) < 10
     for stream, record, schema in each_record_with_its_schema(messages):
         errors = list(jsonschema.Draft7Validator(schema).iter_errors(record))
@@ -182,7 +183,9 @@ def test_discovery_can_sample_pages_for_new_fields(drifting: SandboxServer) -> N
         with redirect_stdout(io.StringIO()) as out:
             tap.run_discovery()
         catalog: dict[str, Any] = json.loads(out.getvalue())
-        entry = next(e for e in catalog["streams"] if e["tap_stream_id"] == "customers")
+        entry: dict[str, Any] = next(
+            e for e in catalog["streams"] if e["tap_stream_id"] == "customers"
+        )
         return entry
 
     assert "loyalty_tier" not in discovered(0)["schema"]["properties"]
@@ -196,3 +199,50 @@ def test_the_state_of_an_evolving_run_is_usable(drifting: SandboxServer) -> None
     first = run_tap(drifting.tap_config())
     again = run_tap(drifting.tap_config(), state=last_state(first))
     assert len(records_of(again, "events")) < len(records_of(first, "events"))
+
+
+@pytest.fixture(scope="module")
+def target_jsonl(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """target-jsonl in a virtualenv of its own (targets never share the tap's environment)."""
+    import subprocess
+    import sys
+    import venv
+
+    home = tmp_path_factory.mktemp("target-jsonl")
+    venv.create(home, with_pip=True)
+    pip = subprocess.run(
+        [str(home / "bin" / "python"), "-m", "pip", "install", "--quiet", "target-jsonl"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert pip.returncode == 0, pip.stderr[-2000:]
+    assert sys.executable  # the tap's own Python is not the target's
+    return home / "bin" / "target-jsonl"
+
+
+def test_target_jsonl_keeps_a_field_that_appears_on_page_two(
+    drifting: SandboxServer, target_jsonl: Path, tmp_path: Path
+) -> None:
+    import subprocess
+
+    lines = "".join(json.dumps(m) + "\n" for m in run_tap(drifting.tap_config()))
+    config = tmp_path / "target-jsonl.json"
+    config.write_text(json.dumps({"destination_path": str(tmp_path / "out")}))
+    (tmp_path / "out").mkdir()
+    done = subprocess.run(
+        [str(target_jsonl), "--config", str(config)],
+        input=lines,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    (written,) = (tmp_path / "out").glob("customers-*.jsonl")
+    rows = [json.loads(line) for line in written.read_text().splitlines()]
+    served = {r["id"]: r for r in drifting.records("customers")}
+    assert len(rows) == len(served)
+    assert all(row.get("loyalty_tier") == served[row["id"]].get("loyalty_tier") for row in rows)
+    assert sum("loyalty_tier" in row for row in rows) == len(served) - PAGE
