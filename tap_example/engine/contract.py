@@ -126,12 +126,12 @@ class SchemaContract:
         properties: dict[str, Any] = self.schema.setdefault("properties", {})
         self.fields = frozenset(properties)
         self._allowed = {name: allowed_types(prop) for name, prop in properties.items()}
-        #: (field names, value types) of records already found to fit.
-        self._fits: set[tuple[tuple[str, ...], tuple[type, ...]]] = set()
+        #: (field names..., value types...) of records already found to fit.
+        self._fits: set[tuple[Any, ...]] = set()
 
     def apply(self, row: dict[str, Any]) -> dict[str, Any] | None:
         """``row`` under the contract: as it is, changed, or ``None`` (skip it)."""
-        signature = (tuple(row), tuple(map(type, row.values())))
+        signature = (*row, *map(type, row.values()))
         if signature in self._fits:
             return row
         changes: dict[str, Any] = {}
@@ -154,7 +154,7 @@ class SchemaContract:
         if changes:
             self._compile()
             self.on_change(changes)
-        self._fits.add((tuple(row), tuple(map(type, row.values()))))
+        self._fits.add((*row, *map(type, row.values())))
         return row
 
     def _new_field(self, name: str, value: Any, mode: Mode) -> str:
