@@ -155,6 +155,7 @@ def install_peer(name: str, cache: Path) -> Path | None:
         return python
     print(f"installing {PEER_TITLES[name]} into {venv} ...", flush=True)
     shutil.rmtree(venv, ignore_errors=True)
+    cache.mkdir(parents=True, exist_ok=True)  # a fresh machine has no cache folder yet
     log = cache / f"install-{name}.log"
     with log.open("w") as out:
         steps = [

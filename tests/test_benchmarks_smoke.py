@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 RUN = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
 
 
@@ -41,3 +43,21 @@ def test_the_benchmark_prints_its_tables_and_goals() -> None:
     # Incremental newest-first: a request count, so it is checked, not just printed.
     incremental = next(line for line in lines if line.startswith("| 4. incremental"))
     assert incremental.endswith("| yes |"), incremental
+
+
+def test_peers_install_into_a_cache_folder_that_does_not_exist_yet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`python benchmarks/run.py` on a fresh machine: the cache folder is created, not assumed."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("benchmark_run", RUN)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    # A "peer" whose install step needs no package index: pip answers --version and exits 0.
+    monkeypatch.setitem(module.PEER_PACKAGES, "floor", ["--version"])
+    cache = tmp_path / "no" / "cache" / "yet"
+    python = module.install_peer("floor", cache)
+    assert python is not None and python.exists()
+    assert (cache / "install-floor.log").is_file()
