@@ -54,6 +54,7 @@ def test_peers_install_into_a_cache_folder_that_does_not_exist_yet(
     spec = importlib.util.spec_from_file_location("benchmark_run", RUN)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "benchmark_run", module)  # dataclasses look it up
     spec.loader.exec_module(module)
     # A "peer" whose install step needs no package index: pip answers --version and exits 0.
     monkeypatch.setitem(module.PEER_PACKAGES, "floor", ["--version"])
