@@ -56,8 +56,8 @@ def test_peers_install_into_a_cache_folder_that_does_not_exist_yet(
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "benchmark_run", module)  # dataclasses look it up
     spec.loader.exec_module(module)
-    # A "peer" whose install step needs no package index: pip answers --version and exits 0.
-    monkeypatch.setitem(module.PEER_PACKAGES, "floor", ["--version"])
+    # A "peer" whose install needs no package index: pip itself, already in every new venv.
+    monkeypatch.setitem(module.PEER_PACKAGES, "floor", ["pip"])
     cache = tmp_path / "no" / "cache" / "yet"
     python = module.install_peer("floor", cache)
     assert python is not None and python.exists()
