@@ -111,6 +111,14 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "that needs more pages than this ends with an error.",
     ),
     th.Property(
+        "shard",
+        th.StringType,
+        title="Shard",
+        description="Split one run across n workers: 'i/n' (1 <= i <= n) takes the i-th share of "
+        "the top-level streams and of the child partitions (by parent), so n jobs with their own "
+        "state together extract every record of one full run exactly once.",
+    ),
+    th.Property(
         "schema_contract",
         th.StringType,
         allowed_values=["evolve", "freeze", "discard_value", "discard_row"],

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 from tap_example.definition.model import Incremental, Resource
+from tap_example.jsonpaths import MISSING, compile_path
 
 
 class ChildStream(Protocol):
@@ -49,7 +50,7 @@ class ChildFanOut(Generic[ChildT]):
         for child in self._children():
             resource = child.resource
             for binding in resource.bindings:
-                child_context[binding.placeholder] = record.get(binding.field)
+                child_context[binding.placeholder] = field_value(record, binding.field)
             for field in resource.include_from_parent:
                 child_context[f"_{self.parent_name}_{field}"] = record.get(field)
         return child_context
@@ -91,11 +92,28 @@ class ChildFanOut(Generic[ChildT]):
         rows: Iterable[dict[str, Any]],
         dropped: list[dict[str, Any]],
         child_contexts: Callable[[dict[str, Any]], Iterable[Mapping[str, Any] | None]],
+        *,
+        all_children: bool = False,
     ) -> Iterator[dict[str, Any]]:
-        """``rows``, and between them the syncs of the every-parent children of each row the
-        incremental filter put in ``dropped`` - when the SDK asks for the next row, just as it
-        syncs the children of an emitted row before asking."""
+        """``rows``, and between them the syncs of the children of each row put in ``dropped``
+        - when the SDK asks for the next row, just as it syncs the children of an emitted row
+        before asking: the every-parent children of a row the incremental filter dropped, or
+        all wanted children (``all_children``) of a row another worker emits (``shard``)."""
         for row in rows:
             yield row
             while dropped:
-                self.sync_every_parent(child_contexts(dropped.pop(0)))
+                contexts = child_contexts(dropped.pop(0))
+                if not all_children:
+                    self.sync_every_parent(contexts)
+                    continue
+                for child_context in contexts:
+                    for child in self.wanted_children():
+                        child.sync(context=dict(child_context or {}))
+
+
+def field_value(record: Mapping[str, Any], field: str) -> Any:
+    """``field`` of a parent record; a dot path (``author.id``) reads nested objects."""
+    if "." not in field:
+        return record.get(field)
+    value = compile_path(field)(record)
+    return None if value is MISSING else value

@@ -71,6 +71,8 @@ class PartitionState:
     #: Whether children of records the incremental filter drops are synced (some need every
     #: parent), and those records, waiting for their children's syncs.
     fan_out_dropped: bool = False
+    #: Whether this worker emits the partition's records (``shard``: another may own the stream).
+    emit: bool = True
     dropped: list[dict[str, Any]] = field(default_factory=list)
 
 
