@@ -21,6 +21,8 @@ What the tap relies on, and why:
 - ``Stream._metadata``: the cached catalog metadata, dropped when discovery sampling adds fields.
 - ``RESTStream._prepare_request``, ``RESTStream._request``: a request prepared and sent exactly
   as the SDK's paging loop will (pages and child partitions fetched ahead).
+- ``Stream._sync_records``, ``Stream._write_batch_message``, ``Stream._write_state_message``: a
+  child stream's BATCH files gathered across its partitions (``engine/batching.py``).
 - ``PluginBase._validate_config``: the SDK's config check, reported as one line per setting.
 """
 
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import re
 from abc import abstractmethod
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -149,6 +151,15 @@ class SDKStreamHooks(RESTStream[Any]):
             super()._write_schema_message()
 
     # -- private SDK calls --------------------------------------------------------------
+    def records_for_batches(self, context: Any) -> Iterator[Record]:
+        """The partition's records as the SDK's batch mode reads them (state kept, no RECORD)."""
+        return iter(self._sync_records(context, write_messages=False))
+
+    def write_batch(self, encoding: Any, manifest: list[str]) -> None:
+        """A BATCH message for files already written, then the state that covers them."""
+        self._write_batch_message(encoding=encoding, manifest=manifest)
+        self._write_state_message()
+
     def forget_metadata(self) -> None:
         """Drop the SDK's cached catalog metadata (the schema gained fields)."""
         self._metadata = None
