@@ -232,12 +232,12 @@ class DefinitionStream(SDKStreamHooks):
 
     @override
     def prepare_request_payload(self, context: Context | None, next_page_token: Any) -> Any:
-        return self.request_builder.payload()
+        return self.request_builder.payload(context)
 
     @override
     def get_http_request(self, *, page: PageContext[Any]) -> HTTPRequest:
         request = super().get_http_request(page=page)
-        self.request_builder.shape(request, page.next_page_token)
+        self.request_builder.shape(request, page.next_page_token, page.stream_context)
         return request
 
     @override

@@ -6,7 +6,7 @@ import atexit
 import graphlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any, NoReturn
 
@@ -241,6 +241,8 @@ class TapExample(SDKTapHooks):
         known = [*self.config_jsonschema["properties"], *definition.settings_used]
         for line in unknown_settings(self.config, known):
             self.logger.warning("%s", line)
+        for note in definition.notes:  # dlt keys accepted without effect, or mapped
+            self.logger.info("%s", note)
         return definition
 
     @cached_property
@@ -406,10 +408,18 @@ def _with_binding_fields(
     parent_properties = parent_schema.get("properties") or {}
     for binding in resource.bindings:
         if binding.placeholder not in properties:
-            properties[binding.placeholder] = parent_properties.get(binding.field, {})
+            properties[binding.placeholder] = _nested_property(parent_properties, binding.field)
     for field in resource.include_from_parent:
         properties.setdefault(f"_{resource.parent}_{field}", parent_properties.get(field, {}))
     return {**schema, "properties": properties}
+
+
+def _nested_property(properties: Mapping[str, Any], field: str) -> dict[str, Any]:
+    """The schema of ``field`` (a dot path) among ``properties``; ``{}`` where not declared."""
+    schema: Any = {"properties": properties}
+    for key in field.split("."):
+        schema = (schema.get("properties") or {}).get(key) if isinstance(schema, dict) else None
+    return dict(schema) if isinstance(schema, dict) else {}
 
 
 __all__ = ["DefinitionError", "TapExample"]

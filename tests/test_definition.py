@@ -134,7 +134,10 @@ def test_shorthands_and_write_dispositions() -> None:
             r"things\)\.endpoint\.paginator: unknown key 'foo'",
         ),
         (with_resource(endpoint={"paht": "/t"}), r"things\)\.endpoint: unknown key 'paht'"),
-        (with_resource(endpoint={"method": "GET"}), r"'path' is a required property"),
+        (
+            with_resource(endpoint={"path": "/t/{resources.x}"}),
+            r"endpoint\.path: invalid expression \{resources\.x\}",
+        ),
         (with_resource(endpoint={"path": "/t/{x}"}), r"placeholder \{x\} has no binding"),
         (
             with_resource(

@@ -331,9 +331,10 @@ BAD_DEFINITIONS = [
         id="unknown-auth-type",
     ),
     pytest.param(
-        lambda d: d["resources"][0].update(endpoint={"method": "GET"}),
-        r"resources\[0\] \(parents\)\.endpoint: 'path' is a required property",
-        id="missing-path",
+        lambda d: d["resources"][0].update(endpoint={"path": "/p/{parent.id}"}),
+        r"resources\[0\] \(parents\)\.endpoint\.path: placeholder \{parent\.id\} is not a "
+        r"valid name; valid names start with 'resources\.' or 'incremental\.'",
+        id="dotted-placeholder-of-no-context",
     ),
     pytest.param(
         lambda d: _kids_endpoint(d)["params"]["pid"].update(resource="orphans"),

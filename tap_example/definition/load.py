@@ -21,6 +21,12 @@ import jsonschema
 import yaml
 from jsonschema.exceptions import best_match
 
+from tap_example.definition.dlt_compat import (
+    binding_name,
+    expressions,
+    normalise,
+    parse_resource_expression,
+)
 from tap_example.definition.model import (
     AUTH_SPECS,
     DEFAULT_RETRY_CODES,
@@ -43,6 +49,14 @@ from tap_example.jsonpaths import split_path
 BUILTIN_APIS = ("payments", "billing", "crm", "commerce", "clinical")
 
 _PATH_PLACEHOLDER = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+_DOTTED_PLACEHOLDER = re.compile(r"(?<![\$\{])\{([A-Za-z_][A-Za-z0-9_\-]*\.[^{}]*)\}")
+
+
+def single_entity_path(path: str) -> bool:
+    """The path's last segment holds a placeholder: it names one object (dlt's test)."""
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    return re.search(r"(?<!\$)\{([a-zA-Z0-9\.\-_]+)\}", last) is not None
 
 
 # --------------------------------------------------------------------------- public API
@@ -107,7 +121,7 @@ def build_definition(
     strict: bool = True,
 ) -> Definition:
     """Validate a parsed document and turn it into a :class:`Definition`."""
-    document = _expand_shorthands(copy.deepcopy(document))
+    document, notes = normalise(_expand_shorthands(copy.deepcopy(document)), origin)
     _validate_against_format(document, origin)
     client = document["client"]
     defaults = document.get("resource_defaults") or {}
@@ -140,6 +154,7 @@ def build_definition(
         resources=tuple(resources_),
         unfilled=tuple(fill.unfilled),
         settings_used=tuple(placeholder_names(document)),
+        notes=notes,
     )
 
 
@@ -322,15 +337,18 @@ def _build_resource(
     ep = f"{where}.endpoint"
     if "path" not in endpoint:
         raise DefinitionError(f"{origin}: {ep}: missing 'path'")
-    path = fill(endpoint["path"], f"{ep}.path")
-    params, bindings = _params_and_bindings(path, endpoint, ep, origin, fill)
-    method = str(endpoint.get("method", "GET")).upper()
-    paginator = paginator_spec(
-        endpoint.get("paginator", client_paginator), f"{ep}.paginator", origin
+    path, params, bindings = _params_and_bindings(
+        fill(endpoint["path"], f"{ep}.path"), endpoint, ep, origin, fill
     )
+    method = str(endpoint.get("method", "GET")).upper()
+    raw_paginator = endpoint.get("paginator", client_paginator)
+    selector = endpoint.get("data_selector")
+    if single_entity_path(path):  # dlt: ``.../{id}`` answers one object, on one page
+        raw_paginator = raw_paginator or "single_page"
+        selector = "$" if selector is None else selector
+    paginator = paginator_spec(raw_paginator, f"{ep}.paginator", origin)
     if isinstance(paginator, CursorSpec) and paginator.cursor_body_path and method != "POST":
         raise DefinitionError(f"{origin}: {ep}.paginator.cursor_body_path: needs method POST")
-    selector = endpoint.get("data_selector")
     if selector is not None:
         try:
             split_path(selector)
@@ -363,34 +381,79 @@ def _build_resource(
 
 def _params_and_bindings(
     path: str, endpoint: Mapping[str, Any], ep: str, origin: str, fill: Filler
-) -> tuple[dict[str, Any], tuple[ParentBinding, ...]]:
-    """Plain query parameters, and the ``resolve`` params that bind a parent's field."""
+) -> tuple[str, dict[str, Any], tuple[ParentBinding, ...]]:
+    """The path with plain params bound into its placeholders (dlt's ``_bind_path_params``),
+    the remaining query parameters, and the bindings to a parent's fields: ``resolve`` params
+    and ``{resources.R.F}`` expressions in the path, params, json and headers."""
     params: dict[str, Any] = {}
     bindings: list[ParentBinding] = []
+    raw_params = dict(endpoint.get("params") or {})
+    for placeholder in _PATH_PLACEHOLDER.findall(path):
+        value = raw_params.get(placeholder)
+        if placeholder in raw_params and not isinstance(value, dict):
+            filled = fill(raw_params.pop(placeholder), f"{ep}.params.{placeholder}")
+            path = path.replace(f"{{{placeholder}}}", str(filled))
     path_names = _PATH_PLACEHOLDER.findall(path)
-    for key, value in (endpoint.get("params") or {}).items():
+    for key, value in raw_params.items():
         if isinstance(value, dict) and value.get("type") == "resolve":
             bindings.append(
                 ParentBinding(key, value["resource"], value["field"], key in path_names)
             )
         else:
             params[key] = fill(value, f"{ep}.params.{key}")
+    bindings.extend(_expression_bindings(path, endpoint, ep, origin))
+    for name in _DOTTED_PLACEHOLDER.findall(path):
+        if not name.startswith(("resources.", "incremental.")):
+            msg = (
+                f"{origin}: {ep}.path: placeholder {{{name}}} is not a valid name; valid names "
+                "start with 'resources.' or 'incremental.'"
+            )
+            raise DefinitionError(msg)
     bound = {b.placeholder for b in bindings}
     for placeholder in path_names:
         if placeholder not in bound:
             msg = (
                 f"{origin}: {ep}.path: placeholder {{{placeholder}}} has no binding; add "
-                f"params: {{{placeholder}: {{type: resolve, resource: <parent>, field: <field>}}}}"
+                f"params: {{{placeholder}: <value>}}, or name the parent's field as "
+                f"{{resources.<parent>.<field>}} in the path"
             )
             raise DefinitionError(msg)
     if len({b.resource for b in bindings}) > 1:
         msg = (
             f"{origin}: {ep}.params: all 'resolve' params must name the same parent resource "
-            "(a grandchild resolves a grandparent's value from its parent, whose records "
-            "carry it under the placeholder's name)"
+            "(a grandchild resolves a grandparent's value from its parent, whose records carry "
+            "it under the placeholder's name); {resources.R.F} expressions too"
         )
         raise DefinitionError(msg)
-    return params, tuple(bindings)
+    return path, params, tuple(bindings)
+
+
+def _expression_bindings(
+    path: str, endpoint: Mapping[str, Any], ep: str, origin: str
+) -> list[ParentBinding]:
+    """One binding per ``{resources.R.F}`` expression (dlt's current placeholder syntax)."""
+    bindings: list[ParentBinding] = []
+    in_path = set(expressions(path))
+    for key in ("path", "params", "json", "headers"):
+        value = path if key == "path" else endpoint.get(key)
+        for expression in expressions(value):
+            if any(b.expression == expression for b in bindings):
+                continue
+            try:
+                resource, field_path = parse_resource_expression(expression)
+                split_path(field_path)
+            except ValueError as exc:
+                raise DefinitionError(f"{origin}: {ep}.{key}: {exc}") from None
+            bindings.append(
+                ParentBinding(
+                    binding_name(resource, field_path),
+                    resource,
+                    field_path,
+                    expression in in_path,
+                    expression=expression,
+                )
+            )
+    return bindings
 
 
 def _error_handler(raw: Mapping[str, Any]) -> ErrorHandler:

@@ -241,12 +241,18 @@ class Incremental:
 
 @dataclass(frozen=True)
 class ParentBinding:
-    """``{placeholder}`` (in the path, or a query parameter) takes ``field`` of a parent record."""
+    """``{placeholder}`` (in the path, or a query parameter) takes ``field`` of a parent record.
+
+    A dlt expression ``{resources.R.F}`` (in the path, params, json or headers) is a binding whose
+    ``expression`` is ``resources.R.F``; its value travels (and lands in child records) under
+    ``placeholder`` = ``_R_F`` (dlt's ``include_from_parent`` name); ``field`` may be a dot path.
+    """
 
     placeholder: str
     resource: str
     field: str
     in_path: bool
+    expression: str | None = None
 
 
 @dataclass(frozen=True)
@@ -289,6 +295,9 @@ class Definition:
     unfilled: tuple[str, ...] = ()
     #: Settings the definition's ``${name}`` placeholders name (credentials, account ids, ...).
     settings_used: tuple[str, ...] = ()
+    #: One line each about dlt keys the file carries that the tap accepts without acting on them
+    #: (destination hints) or maps onto something else; logged once when the tap starts.
+    notes: tuple[str, ...] = ()
 
     def require_settings(self) -> None:
         """Raise for the first ``${setting}`` that a sync would need but is not set."""

@@ -1,0 +1,211 @@
+"""dlt ``rest_api`` configs as they are: the forms dlt accepts that the tap's own format spells
+differently, normalised before the document is validated (:func:`normalise`).
+
+- ``auth`` without ``type`` is bearer (dlt's default); ``auth: bearer`` (the string shorthand)
+  takes its credentials from the settings of the same names (``${token}``, ``${api_key}``, ...),
+  as dlt takes them from its config providers.
+- an endpoint without ``path`` (or a resource without ``endpoint``) reads the resource's name.
+- destination hints (``table_name``, ``columns``, ...) are accepted with one note each; keys a
+  file cannot carry (``processing_steps``, ``client.session``) or the tap does not support yet
+  are errors that say so, never "unknown key".
+
+Nothing here imports the engine: it is data in, data out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from tap_example.errors import DefinitionError
+
+#: What a bare ``auth: <type>`` takes from the settings (dlt resolves these from its config).
+SHORTHAND_CREDENTIALS: dict[str, dict[str, str]] = {
+    "bearer": {"token": "${token}"},
+    "api_key": {"api_key": "${api_key}"},
+    "http_basic": {"username": "${username}", "password": "${password}"},
+    "oauth2_client_credentials": {
+        "client_id": "${client_id}",
+        "client_secret": "${client_secret}",
+        "access_token_url": "${access_token_url}",
+    },
+}
+
+#: dlt resource keys that only concern dlt's destination: accepted, with what the tap does.
+DESTINATION_HINTS: dict[str, str] = {
+    "table_name": (
+        "the stream keeps the resource's name (state, selection and parent relations are keyed "
+        "on it); to load into another table rename the stream with a stream map "
+        "(stream_maps: {<resource>: {__alias__: <table>}})"
+    ),
+    "columns": (
+        "column hints are dlt destination schema; declare types in a schema file "
+        "(the resource's 'schema' key) or let discovery infer them"
+    ),
+    "max_table_nesting": "nesting is the target's concern (target-side flattening settings)",
+    "table_format": "table formats are chosen by the target",
+    "file_format": "file formats are chosen by the target",
+    "merge_key": "merge keys are a loader concern; primary_key is sent as the stream's key",
+    "references": "table references are dlt destination schema; Singer has no place for them",
+    "nested_hints": "nested-table hints are dlt destination schema; Singer has no place for them",
+    "parallelized": "the tap already fetches pages and children concurrently (see 'max_workers')",
+}
+
+#: dlt keys a definition file cannot carry, and what to use instead.
+PYTHON_ONLY: dict[str, str] = {
+    "processing_steps": (
+        "holds Python callables (filter/map/yield_map), which a definition file cannot carry; "
+        "drop it and filter or transform records with stream maps (Meltano mappers or the "
+        "tap's stream_maps setting)"
+    ),
+}
+
+#: dlt keys the tap does not support (yet), and why.
+NOT_SUPPORTED: dict[str, str] = {
+    "data": (
+        "form-encoded request bodies are not sent by the tap's request builder; use 'json' "
+        "(method POST) where the API accepts JSON"
+    ),
+    "response_actions": (
+        "the tap's retry/validation path has no per-status or per-content hooks yet; statuses "
+        "it retries come from error_handler.retry_on_status_codes"
+    ),
+    "auth": (
+        "an endpoint's own auth (per-endpoint override) is not supported yet: the run has one "
+        "authenticator, bound to the API's host; put the credentials in client.auth"
+    ),
+}
+
+_CLIENT_PYTHON_ONLY = {
+    "session": (
+        "is a Python requests.Session, which a definition file cannot carry; the tap pools its "
+        "own sessions (see the 'max_workers' and proxy/CA settings)"
+    ),
+}
+
+
+def normalise(document: Any, origin: str) -> tuple[Any, tuple[str, ...]]:
+    """``document`` with dlt's shorthands expanded, and the notes about hints it accepted."""
+    if not isinstance(document, dict):
+        return document, ()
+    notes: list[str] = []
+    client = document.get("client")
+    if isinstance(client, dict):
+        for key, why in _CLIENT_PYTHON_ONLY.items():
+            if key in client:
+                raise DefinitionError(f"{origin}: client.{key}: dlt's {key} {why}")
+        if "auth" in client:
+            client["auth"] = _auth(client["auth"], "client.auth", origin)
+    defaults = document.get("resource_defaults")
+    if isinstance(defaults, dict):
+        notes.extend(_resource_keys(defaults, "resource_defaults", origin))
+    resources = document.get("resources")
+    for index, item in enumerate(resources if isinstance(resources, list) else []):
+        if not isinstance(item, dict):
+            continue
+        where = f"resources[{index}] ({item.get('name')})"
+        notes.extend(_resource_keys(item, where, origin))
+        endpoint = item.get("endpoint")
+        if endpoint is None:
+            item["endpoint"] = endpoint = {}
+        if isinstance(endpoint, dict) and "path" not in endpoint and "name" in item:
+            endpoint["path"] = item["name"]  # dlt: the endpoint's path defaults to the name
+    return document, tuple(notes)
+
+
+def _auth(raw: Any, where: str, origin: str) -> Any:
+    if isinstance(raw, list):
+        return [_auth(item, f"{where}[{i}]", origin) for i, item in enumerate(raw)]
+    if isinstance(raw, str):
+        if raw not in SHORTHAND_CREDENTIALS:
+            known = ", ".join(SHORTHAND_CREDENTIALS)
+            msg = f"{origin}: {where}: unknown auth type {raw!r} (known shorthands: {known})"
+            raise DefinitionError(msg)
+        return {"type": raw, **SHORTHAND_CREDENTIALS[raw]}
+    if not isinstance(raw, dict):
+        return raw
+    values = dict(raw)
+    values.setdefault("type", "bearer")  # dlt: an auth mapping without type is bearer
+    if values.get("type") == "api_key" and values.get("location") == "cookie":
+        msg = (
+            f"{origin}: {where}.location: dlt's api_key location 'cookie' is not supported by "
+            "tap-example yet because its authenticator sends keys in a header or the query "
+            "string only; send the cookie as a header (client.headers: {Cookie: "
+            "'<name>=${<setting>}'})"
+        )
+        raise DefinitionError(msg)
+    if "session" in values:
+        msg = f"{origin}: {where}.session: dlt's session {_CLIENT_PYTHON_ONLY['session']}"
+        raise DefinitionError(msg)
+    return values
+
+
+def _resource_keys(item: dict[str, Any], where: str, origin: str) -> Iterator[str]:
+    for key, why in PYTHON_ONLY.items():
+        if key in item:
+            raise DefinitionError(f"{origin}: {where}.{key}: dlt's {key} {why}")
+    for key, why in DESTINATION_HINTS.items():
+        if key in item:
+            item.pop(key)
+            yield f"{where}.{key}: dlt's {key} is accepted and not acted on: {why}"
+    disposition = item.get("write_disposition")
+    if isinstance(disposition, dict) and "strategy" in disposition:
+        strategy = disposition.pop("strategy")
+        yield (
+            f"{where}.write_disposition.strategy: dlt's merge strategy {strategy!r} is the "
+            "loader's choice; the tap sends the primary key and every changed record"
+        )
+    endpoint = item.get("endpoint")
+    if isinstance(endpoint, dict):
+        for key, why in NOT_SUPPORTED.items():
+            if key in endpoint:
+                msg = (
+                    f"{origin}: {where}.endpoint.{key}: dlt's {key} is not supported by "
+                    f"tap-example because {why}"
+                )
+                raise DefinitionError(msg)
+
+
+_RESOURCE_EXPRESSION = re.compile(r"(?<![\$\{])\{(resources\.[^{}]+)\}")
+_INCREMENTAL_EXPRESSION = re.compile(r"(?<![\$\{])\{(incremental\.[^{}]+)\}")
+
+
+def expressions(value: Any, pattern: re.Pattern[str] = _RESOURCE_EXPRESSION) -> list[str]:
+    """The ``{resources.R.F}`` expressions anywhere in ``value`` (strings, keys, nested), in
+    order, once each."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, str):
+            found.extend(e for e in pattern.findall(node) if e not in found)
+        elif isinstance(node, dict):
+            for key, item in node.items():
+                walk(key)
+                walk(item)
+        elif isinstance(node, (list, tuple)):
+            for item in node:
+                walk(item)
+
+    walk(value)
+    return found
+
+
+def incremental_expressions(value: Any) -> list[str]:
+    """The ``{incremental.X}`` expressions anywhere in ``value``."""
+    return expressions(value, _INCREMENTAL_EXPRESSION)
+
+
+def parse_resource_expression(expression: str) -> tuple[str, str]:
+    """``resources.R.F`` as ``(R, F)``; ``F`` may be a dot path."""
+    parts = expression.strip().split(".", 2)
+    if len(parts) != 3 or not all(parts):
+        msg = f"invalid expression {{{expression}}}: expected {{resources.<resource>.<field>}}"
+        raise ValueError(msg)
+    return parts[1], parts[2]
+
+
+def binding_name(resource: str, field: str) -> str:
+    """Where a ``{resources.R.F}`` value lands in child records: ``_R_F`` (dots made ``_``),
+    dlt's name for ``include_from_parent`` fields."""
+    return f"_{resource}_{field.replace('.', '_')}"
