@@ -271,6 +271,17 @@ ORACLE_CONFIGS: dict[str, list[Any]] = {
             },
         },
     ],
+    "no-paginator-dlt-detects-it": [
+        {"name": "projects", "endpoint": {"path": "projects"}},
+        {"name": "users", "endpoint": {"data_selector": "results", "params": {"limit": 10}}},
+        {"name": "events", "endpoint": {"data_selector": "events", "params": {"limit": 10}}},
+        "exports",
+        {
+            "name": "comments",
+            "endpoint": "projects/{resources.projects.id}/tasks/tsk_{resources.projects.id}_1/comments",
+        },
+        {"name": "workspace", "endpoint": {"data_selector": "data"}},
+    ],
 }
 
 
@@ -285,3 +296,29 @@ def test_the_tap_extracts_what_dlt_extracts(lab: SandboxServer, tmp_path: Path, 
         resource = by_name.get(stream, {"name": stream})
         assert rows, stream
         assert without_bindings(got[stream], resource) == without_bindings(rows, resource), stream
+
+
+def test_detection_follows_dlts_order() -> None:
+    import requests
+
+    from tap_example.engine.paging import detect_paginator
+
+    def response(body: Any, link: str | None = None) -> requests.Response:
+        answer = requests.Response()
+        answer.status_code = 200
+        answer._content = json.dumps(body).encode()
+        answer.url = "https://api.test/x"
+        if link:
+            answer.headers["Link"] = f'<{link}>; rel="next"'
+        return answer
+
+    assert detect_paginator(response({"next": "/p2"}, link="https://api.test/p2")).kind == (
+        "header_link"
+    )
+    link = detect_paginator(response({"data": [], "links": {"next": {"href": "https://a/2"}}}))
+    assert link.kind == "json_link" and getattr(link, "next_url_path", None) == "links.next.href"
+    pages = detect_paginator(response({"data": [], "meta": {"total_pages": 3}, "next": 2}))
+    assert pages.kind == "page_number" and getattr(pages, "total_path", None) == "meta.total_pages"
+    cursor = detect_paginator(response({"data": [], "next_cursor": "abc"}))
+    assert cursor.kind == "cursor" and getattr(cursor, "cursor_path", None) == "next_cursor"
+    assert detect_paginator(response([{"id": 1}])).kind == "single_page"

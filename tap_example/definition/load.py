@@ -342,6 +342,8 @@ def _build_resource(
     )
     method = str(endpoint.get("method", "GET")).upper()
     raw_paginator = endpoint.get("paginator", client_paginator)
+    if raw_paginator is None and base_dir is not None:
+        raw_paginator = "auto"  # dlt: no paginator means detect it from the first response
     selector = endpoint.get("data_selector")
     if single_entity_path(path):  # dlt: ``.../{id}`` answers one object, on one page
         raw_paginator = raw_paginator or "single_page"

@@ -120,10 +120,19 @@ class OffsetSpec(PagedSpec):
     maximum_offset: int | None = None
 
 
+@dataclass(frozen=True)
+class AutoSpec(PaginatorSpec):
+    """dlt's detection: the paginator is chosen from the first response (``auto``, and what a
+    user definition without a paginator gets)."""
+
+    type_names: ClassVar[tuple[str, ...]] = ("auto",)
+
+
 #: Paginator spec types by every ``type`` name a definition may use.
 PAGINATOR_SPECS: dict[str, type[PaginatorSpec]] = {
     name: spec
     for spec in (
+        AutoSpec,
         SinglePageSpec,
         JSONLinkSpec,
         HeaderLinkSpec,

@@ -9,8 +9,11 @@ Each paginator knows two things: how to read the next token from a response
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import logging
+import re
 from typing import Any, ClassVar, Generic, NoReturn, TypeVar
 from urllib.parse import urljoin
 
@@ -20,6 +23,7 @@ from singer_sdk.streams.rest import HTTPRequest
 from typing_extensions import override
 
 from tap_example.definition.model import (
+    AutoSpec,
     CursorSpec,
     HeaderLinkSpec,
     JSONLinkSpec,
@@ -388,6 +392,175 @@ class OffsetPaginator(DefinitionPaginator[OffsetSpec]):
         return int(self.current_value) + int(self.limit or 0)
 
 
+class AutoPaginator(DefinitionPaginator[AutoSpec]):
+    """dlt's paginator detection: the first response decides, in dlt's order (``detector.py``):
+    a ``Link: rel="next"`` header, a next link in the body, a total page count, a next cursor
+    in the body, else one page. Paging is then the detected paginator's (one info line per
+    resource names it); the first request goes out as dlt's does, with no paging parameters."""
+
+    type_name = "auto"
+
+    def __init__(self, spec: AutoSpec) -> None:
+        super().__init__(spec)
+        self.delegate: DefinitionPaginator[Any] | None = None
+
+    def detect(self, response: requests.Response) -> DefinitionPaginator[Any]:
+        if self.delegate is None:
+            detected = detect_paginator(response)
+            if _DETECTED.get(id(self.spec)) is None:
+                _LOG.info(
+                    "paginator detected for %s: %s", mask_url(response.url), describe(detected)
+                )
+            _DETECTED[id(self.spec)] = detected
+            self.delegate = build_paginator(detected, max_pages=self.max_pages)
+            self.delegate.stopped = self.stopped
+        return self.delegate
+
+    def _shaper(self) -> DefinitionPaginator[Any] | None:
+        if self.delegate is None and id(self.spec) in _DETECTED:
+            self.delegate = build_paginator(_DETECTED[id(self.spec)], max_pages=self.max_pages)
+        return self.delegate
+
+    @override
+    def apply(self, request: HTTPRequest, token: Any) -> None:
+        shaper = self._shaper() if token is not None else None
+        if shaper is not None:
+            shaper.apply(request, token)
+
+    @property
+    @override
+    def current_value(self) -> Any:
+        return self.delegate.current_value if self.delegate else super().current_value
+
+    @property
+    @override
+    def finished(self) -> bool:
+        return self.delegate.finished if self.delegate else super().finished
+
+    @property
+    @override
+    def count(self) -> int:
+        return self.delegate.count if self.delegate else super().count
+
+    @override
+    def advance(self, response: requests.Response) -> None:
+        self.detect(response).advance(response)
+
+    @override
+    def has_more(self, response: requests.Response) -> bool:
+        return self.detect(response).has_more(response)
+
+    @override
+    def get_next(self, response: requests.Response) -> Any:
+        return self.detect(response).get_next(response)
+
+    @override
+    def stop(self) -> None:
+        super().stop()
+        if self.delegate is not None:
+            self.delegate.stop()
+
+    @override
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        return self.detect(response).continue_if_empty(response)
+
+    @override
+    def missing_path(self, response: requests.Response) -> str | None:
+        return self.detect(response).missing_path(response)
+
+    @override
+    def peek_next(self, response: requests.Response) -> Any:
+        return self.detect(response).peek_next(response)
+
+
+_LOG = logging.getLogger("tap-example")
+#: The paginator detected for each ``auto`` spec (by identity): request shaping follows it.
+_DETECTED: dict[int, PaginatorSpec] = {}
+_NEXT_KEY = re.compile("next")
+_NEXT_DICT_KEYS = (re.compile("href"), re.compile("url"))
+_TOTAL_PAGES_KEYS = (re.compile("^total_pages$"), re.compile("^pages$"), re.compile("^totalpages$"))
+
+
+def detect_paginator(response: requests.Response) -> PaginatorSpec:
+    """The paginator dlt's ``PaginatorFactory`` would choose for ``response``, as a spec."""
+    if response.links.get("next"):
+        return HeaderLinkSpec()
+    try:
+        document = response_document(response)
+    except APIError:
+        return SinglePageSpec()
+    next_path, next_value = _find_next_page_path(document)
+    if next_path and isinstance(next_value, str) and next_value.startswith(("http", "/")):
+        return JSONLinkSpec(next_url_path=".".join(next_path))
+    total_path, total = _find_path(document, _TOTAL_PAGES_KEYS)
+    if total_path and _is_int(total):
+        return PageNumberSpec(total_path=".".join(total_path))
+    if next_path:
+        return CursorSpec(cursor_path=".".join(next_path), cursor_param="cursor")
+    return SinglePageSpec()
+
+
+def describe(spec: PaginatorSpec) -> str:
+    """``type`` and the keys that differ from the type's defaults, as a definition would say."""
+    keys = [
+        f"{f.name}: {getattr(spec, f.name)}"
+        for f in dataclasses.fields(spec)
+        if getattr(spec, f.name) != f.default
+    ]
+    return "{" + ", ".join([f"type: {spec.kind}", *keys]) + "}"
+
+
+def _matches(key: str, patterns: tuple[re.Pattern[str], ...]) -> bool:
+    return any(pattern.match(key.lower()) for pattern in patterns)
+
+
+def _find_next_page_path(document: Any, path: tuple[str, ...] = ()) -> tuple[Any, Any]:
+    """dlt's ``find_next_page_path``: the first ``next`` key (or its ``href``/``url``)."""
+    if not isinstance(document, dict):
+        return None, None
+    for key, value in document.items():
+        if _matches(key, (_NEXT_KEY,)):
+            if isinstance(value, dict):
+                for inner_key, inner in value.items():
+                    if _matches(inner_key, _NEXT_DICT_KEYS) and _scalar(inner):
+                        return (*path, key, inner_key), inner
+            elif _scalar(value):
+                return (*path, key), value
+        if isinstance(value, dict):
+            found = _find_next_page_path(value, (*path, key))
+            if found != (None, None):
+                return found
+    return None, None
+
+
+def _find_path(
+    document: Any, patterns: tuple[re.Pattern[str], ...], path: tuple[str, ...] = ()
+) -> tuple[Any, Any]:
+    """dlt's ``find_total_pages_path``: the first key matching ``patterns`` with a scalar."""
+    if not isinstance(document, dict):
+        return None, None
+    for key, value in document.items():
+        if _matches(key, patterns) and _scalar(value):
+            return (*path, key), value
+        if isinstance(value, dict):
+            found = _find_path(value, patterns, (*path, key))
+            if found != (None, None):
+                return found
+    return None, None
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float))
+
+
+def _is_int(value: Any) -> bool:
+    try:
+        int(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 #: Paginator classes by spec type (the definition's ``type`` names live on the spec types).
 PAGINATORS: dict[type[PaginatorSpec], type[DefinitionPaginator[Any]]] = {}
 
@@ -400,6 +573,7 @@ def register_paginator(
 
 
 for _spec_type, _paginator in (
+    (AutoSpec, AutoPaginator),
     (SinglePageSpec, SinglePagePaginator),
     (JSONLinkSpec, JSONLinkPaginator),
     (HeaderLinkSpec, HeaderLinkPaginator),
