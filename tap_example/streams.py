@@ -83,7 +83,8 @@ class DefinitionStream(SDKStreamHooks):
         )
         self.page_reader = PageReader(self.selector, self.incremental, self.run, self.logger)
         self.compiled_records = CompiledRecords(self.name)
-        self.bookmark_tracker = BookmarkTracker(self.name)
+        self.bookmark_tracker = BookmarkTracker(self.name, self.incremental)
+        self.request_builder.incremental_values = self.incremental.placeholder_values
         self.fetching = StreamFetching(self)
         self.reporting = StreamReporting(self)
         self._shaper: RecordShaper | None = None
@@ -306,7 +307,12 @@ class DefinitionStream(SDKStreamHooks):
     def get_replication_key_signpost(self, context: Context | None = None) -> Any:
         """The SDK's cap on bookmarks (the sync's start), in the same form as the bookmarks."""
         signpost = super().get_replication_key_signpost(context)
-        return bookmark_string(signpost) if signpost is not None else None
+        declared = self.resource.incremental
+        if signpost is None or (
+            declared and (declared.numeric or declared.last_value_func == "min")
+        ):
+            return None  # no time cap on numbers, nor on a bookmark that moves back
+        return bookmark_string(signpost)
 
     @override
     def compare_start_date(self, value: str, start_date_value: str) -> str:
@@ -456,6 +462,7 @@ def make_stream_class(
         else [],
         "replication_key": incremental.cursor_path if incremental else None,
         "is_sorted": bool(incremental and incremental.row_order == "asc"),
+        "check_sorted": not (incremental and incremental.last_value_func == "min"),
         "selected_by_default": resource.selected,
         "parent_stream_type": parent_class,
         "state_partitioning_keys": (

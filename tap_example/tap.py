@@ -18,7 +18,11 @@ from typing_extensions import override
 
 from tap_example import __version__
 from tap_example.definition import BUILTIN_APIS, Definition, Resource, load_definition
-from tap_example.engine.incremental import describe_foreign_bookmarks, drop_foreign_bookmarks
+from tap_example.engine.incremental import (
+    describe_foreign_bookmarks,
+    drop_foreign_bookmarks,
+    normalise_bookmarks,
+)
 from tap_example.engine.logs import METRICS_LOG_LEVEL_SETTING, metrics_level, quiet_tap_logs
 from tap_example.engine.progress import RunReport, RunStart, bookmarked_streams
 from tap_example.engine.runtime import DEFAULT_MAX_PAGES, DEFAULT_USER_AGENT, Runtime
@@ -30,7 +34,7 @@ from tap_example.schemas_loader import load_stream_schema
 from tap_example.sdk_compat import SDKTapHooks
 from tap_example.settings_hints import unknown_settings
 from tap_example.streams import DefinitionStream, make_stream_class
-from tap_example.timestamps import bookmark_string, parse_timestamp
+from tap_example.timestamps import parse_timestamp
 
 SECRET_SETTINGS = ("client_secret", "refresh_token", "api_key")
 SANDBOX_SETTINGS = (
@@ -323,10 +327,7 @@ class TapExample(SDKTapHooks):
         dropped = drop_foreign_bookmarks(self.state, source)
         if dropped:
             self.logger.warning("%s", describe_foreign_bookmarks(dropped, source))
-        for stream_state in (self.state.get("bookmarks") or {}).values():
-            for entry in [stream_state, *(stream_state.get("partitions") or [])]:
-                if entry.get("replication_key_value") is not None:
-                    entry["replication_key_value"] = bookmark_string(entry["replication_key_value"])
+        normalise_bookmarks(self.state, self.runtime.definition)
 
 
 def _check_settings(settings: dict[str, Any]) -> None:

@@ -166,8 +166,10 @@ def test_shorthands_and_write_dispositions() -> None:
             r"data_selector: only dot paths",
         ),
         (
-            with_resource(endpoint={"path": "/t", "incremental": {"cursor_path": "a.b"}}),
-            r"must be a top-level record field",
+            with_resource(
+                endpoint={"path": "/t", "incremental": {"cursor_path": "a", "last_value_func": "f"}}
+            ),
+            r"last_value_func: 'f' is not supported by tap-example because",
         ),
         (
             with_resource(endpoint={"path": "/t", "paginator": {"type": "offset"}}),

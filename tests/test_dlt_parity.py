@@ -282,6 +282,98 @@ ORACLE_CONFIGS: dict[str, list[Any]] = {
         },
         {"name": "workspace", "endpoint": {"data_selector": "data"}},
     ],
+    "incremental-like-dlt": [
+        {  # dlt's older form: the param is the start param
+            "name": "events",
+            "endpoint": {
+                "data_selector": "events",
+                "params": {
+                    "limit": 10,
+                    "since": {
+                        "type": "incremental",
+                        "cursor_path": "occurred_at",
+                        "initial_value": "2024-06-01T00:00:00Z",
+                    },
+                },
+                "paginator": {"type": "json_link", "next_url_path": "links.next"},
+            },
+        },
+        {  # {incremental.start_value} in params
+            "name": "recent_events",
+            "endpoint": {
+                "path": "events",
+                "data_selector": "events",
+                "params": {"limit": 10, "since": "{incremental.start_value}"},
+                "paginator": {"type": "json_link", "next_url_path": "links.next"},
+                "incremental": {
+                    "cursor_path": "occurred_at",
+                    "initial_value": "2024-09-01T00:00:00Z",
+                },
+            },
+        },
+        {  # a nested numeric cursor, an open start and an end value (client-side filter)
+            "name": "big_events",
+            "endpoint": {
+                "path": "events",
+                "data_selector": "events",
+                "params": {"limit": 10},
+                "paginator": {"type": "json_link", "next_url_path": "links.next"},
+                "incremental": {
+                    "cursor_path": "payload.amount",
+                    "initial_value": 100,
+                    "end_value": 400,
+                    "range_start": "open",
+                    "range_end": "closed",
+                },
+            },
+        },
+        {  # last_value_func min
+            "name": "small_events",
+            "endpoint": {
+                "path": "events",
+                "data_selector": "events",
+                "params": {"limit": 10},
+                "paginator": {"type": "json_link", "next_url_path": "links.next"},
+                "incremental": {
+                    "cursor_path": "payload.amount",
+                    "initial_value": 50,
+                    "last_value_func": "min",
+                },
+            },
+        },
+    ],
+    "include-from-parent-with-a-grandchild": [
+        {
+            "name": "projects",
+            "endpoint": {
+                "path": "projects",
+                "data_selector": "items",
+                "paginator": {"type": "offset", "limit": 5, "total_path": "total"},
+            },
+        },
+        {
+            "name": "tasks",
+            "include_from_parent": ["id", "name"],
+            "endpoint": {
+                "path": "projects/{resources.projects.id}/tasks",
+                "data_selector": "data",
+                "params": {"per_page": 2},
+                "paginator": {
+                    "type": "page_number",
+                    "base_page": 1,
+                    "total_path": "meta.total_pages",
+                },
+            },
+        },
+        {
+            "name": "comments",
+            "include_from_parent": ["title", "_projects_id"],
+            "endpoint": {
+                "path": "projects/{resources.tasks._projects_id}/tasks/{resources.tasks.id}/comments",
+                "paginator": {"type": "header_link"},
+            },
+        },
+    ],
 }
 
 

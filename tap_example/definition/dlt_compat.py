@@ -111,7 +111,34 @@ def normalise(document: Any, origin: str) -> tuple[Any, tuple[str, ...]]:
             item["endpoint"] = endpoint = {}
         if isinstance(endpoint, dict) and "path" not in endpoint and "name" in item:
             endpoint["path"] = item["name"]  # dlt: the endpoint's path defaults to the name
+        if isinstance(endpoint, dict):
+            _incremental_param(endpoint, f"{where}.endpoint", origin)
     return document, tuple(notes)
+
+
+def _incremental_param(endpoint: dict[str, Any], where: str, origin: str) -> None:
+    """dlt's older form, ``params: {since: {type: incremental, cursor_path: ...}}``, as the
+    endpoint's ``incremental`` with ``start_param: since``."""
+    params = endpoint.get("params")
+    if not isinstance(params, dict):
+        return
+    found = [k for k, v in params.items() if isinstance(v, dict) and v.get("type") == "incremental"]
+    if not found:
+        return
+    if len(found) > 1 or "incremental" in endpoint:
+        msg = (
+            f"{origin}: {where}.params.{found[-1]}: only one incremental per endpoint (dlt's "
+            "rule): an incremental param, or endpoint.incremental"
+        )
+        raise DefinitionError(msg)
+    values = {k: v for k, v in params.pop(found[0]).items() if k != "type"}
+    if "end_value" in values:
+        msg = (
+            f"{origin}: {where}.params.{found[0]}.end_value: dlt allows end_value only in "
+            "endpoint.incremental (with end_param), not in an incremental param"
+        )
+        raise DefinitionError(msg)
+    endpoint["incremental"] = {"start_param": found[0], **values}
 
 
 def _auth(raw: Any, where: str, origin: str) -> Any:

@@ -373,7 +373,9 @@ def _build_resource(
         error_handler=_error_handler(endpoint.get("error_handler") or {}),
         primary_key=_primary_key(raw.get("primary_key")),
         write_disposition=disposition,
-        incremental=_incremental(endpoint.get("incremental"), ep, origin, fill),
+        incremental=_incremental(
+            endpoint.get("incremental"), ep, origin, fill, base_dir is not None
+        ),
         bindings=bindings,
         include_from_parent=tuple(raw.get("include_from_parent") or ()),
         schema_file=_schema_file(raw, where, origin, base_dir, api_name),
@@ -466,12 +468,23 @@ def _error_handler(raw: Mapping[str, Any]) -> ErrorHandler:
     )
 
 
-def _incremental(raw: Any, ep: str, origin: str, fill: Filler) -> Incremental | None:
+def _incremental(
+    raw: Any, ep: str, origin: str, fill: Filler, user_file: bool = True
+) -> Incremental | None:
     if not raw:
         return None
-    if "." in raw["cursor_path"]:
-        msg = f"{origin}: {ep}.incremental.cursor_path: must be a top-level record field, not {raw['cursor_path']!r}"
+    where = f"{origin}: {ep}.incremental"
+    func = raw.get("last_value_func", "max")
+    if func not in ("max", "min"):
+        msg = (
+            f"{where}.last_value_func: {func!r} is not supported by tap-example because a "
+            "definition file cannot carry a Python callable; use 'max' or 'min'"
+        )
         raise DefinitionError(msg)
+    try:
+        split_path(raw["cursor_path"])
+    except ValueError as exc:
+        raise DefinitionError(f"{where}.cursor_path: {exc}") from None
     return Incremental(
         cursor_path=raw["cursor_path"],
         start_param=raw.get("start_param"),
@@ -479,6 +492,16 @@ def _incremental(raw: Any, ep: str, origin: str, fill: Filler) -> Incremental | 
         row_order=raw.get("row_order"),
         per_parent=bool(raw.get("per_parent", False)),
         start_format=str(raw.get("start_format") or "rfc3339"),
+        end_param=raw.get("end_param"),
+        end_value=fill(raw.get("end_value"), f"{ep}.incremental.end_value"),
+        lag=float(raw["lag"]) if raw.get("lag") is not None else None,
+        # dlt's default is raise; the built-in APIs keep records without a cursor
+        on_cursor_value_missing=raw.get(
+            "on_cursor_value_missing", "raise" if user_file else "include"
+        ),
+        range_start=raw.get("range_start", "closed"),
+        range_end=raw.get("range_end", "open"),
+        last_value_func=func,
     )
 
 

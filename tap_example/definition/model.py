@@ -236,16 +236,37 @@ class ErrorHandler:
 
 @dataclass(frozen=True)
 class Incremental:
-    """A datetime replication key, and how the server can filter on it."""
+    """A replication key (a date-time, or a number when ``initial_value`` or ``end_value`` is
+    one), how the server can filter on it, and dlt's range rules for the records."""
 
-    cursor_path: str
+    cursor_path: str  # a field, or a dot path into the record
     start_param: str | None = None
-    initial_value: str | None = None
+    initial_value: Any = None
     row_order: Literal["asc", "desc"] | None = None  # where the API guarantees an order
     per_parent: bool = False  # child streams: one bookmark per parent record
     #: How ``start_param`` carries the start: ``rfc3339``, ``date``, ``epoch``, ``epoch_ms`` or
     #: a pendulum format pattern (``YYYY-MM-DD HH:mm:ss``).
     start_format: str = "rfc3339"
+    #: dlt's keys: the end of the range (a backfill; no bookmark is kept while it is set) and
+    #: the query parameter that carries it.
+    end_param: str | None = None
+    end_value: Any = None
+    #: Seconds (date-time cursors) or units (numbers) the start steps back from the bookmark.
+    lag: float | None = None
+    on_cursor_value_missing: Literal["raise", "include", "exclude"] = "include"
+    range_start: Literal["open", "closed"] = "closed"
+    range_end: Literal["open", "closed"] = "open"
+    #: ``max``: the bookmark is the largest cursor seen; ``min``: the smallest (newest first).
+    last_value_func: Literal["max", "min"] = "max"
+
+    @property
+    def numeric(self) -> bool:
+        """Cursor values are numbers, compared as numbers (dlt takes the cursor's type from
+        ``initial_value``); otherwise they are instants."""
+        return any(
+            isinstance(v, (int, float)) and not isinstance(v, bool)
+            for v in (self.initial_value, self.end_value)
+        )
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,22 @@
 """Incremental policy: where a sync starts, which records are older than the bookmark, when a
 newest-first list can stop, and the bookmark the server filters on.
 
-Bookmarks are compared as instants (:func:`~tap_example.timestamps.parse_timestamp`); the SDK's
-state holds them in the fixed-width UTC form of :func:`~tap_example.timestamps.bookmark_string`.
+Bookmarks are compared as instants (:func:`~tap_example.timestamps.parse_timestamp`), or as
+numbers for a numeric cursor (:class:`~tap_example.engine.cursor.Cursor`); the SDK's state holds
+instants in the fixed-width UTC form of :func:`~tap_example.timestamps.bookmark_string`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
 from typing import Any, Protocol
 
-from tap_example.definition.model import Incremental
+from tap_example.definition.model import Definition, Incremental
+from tap_example.engine.cursor import MISSING, Cursor
 from tap_example.engine.partition import PartitionState
 from tap_example.errors import APIError, ConfigError
-from tap_example.timestamps import bookmark_string, format_for_server, parse_timestamp
+from tap_example.timestamps import bookmark_string
 
 
 class StateView(Protocol):
@@ -48,11 +49,12 @@ class IncrementalPolicy:
         #: The incremental spec when the stream replicates incrementally, else ``None``.
         self.spec: Incremental | None = None
         self.replication_key: str | None = None
+        self.cursor: Cursor | None = None
         self.state = state
         self.settings = settings
         self._lists_every_parent = lists_every_parent
-        self._filter_cache: dict[str, datetime | None] = {}
-        self._filter_last: tuple[Mapping[str, Any] | None, datetime | None] | None = None
+        self._filter_cache: dict[str, Any] = {}
+        self._filter_last: tuple[Mapping[str, Any] | None, Any] | None = None
 
     def resolve(self, replication_key: str | None, replication_method: str | None) -> None:
         """Follow the stream's replication as the catalog left it: ``FULL_TABLE`` or no key
@@ -68,6 +70,7 @@ class IncrementalPolicy:
         if spec != self.spec:
             self.spec = spec
             self.replication_key = spec.cursor_path if spec else None
+            self.cursor = Cursor(self.stream_name, spec) if spec else None
             self._filter_cache.clear()
             self._filter_last = None
 
@@ -93,44 +96,79 @@ class IncrementalPolicy:
             if not value or saved.get("replication_key") != self.replication_key:
                 value = None
             start_date = self.settings.get("start_date")
-            if start_date:
+            if start_date and not (self.cursor and (self.cursor.numeric or self.cursor.descending)):
                 value = self.state.compare_start_date(value, start_date) if value else start_date
         if value is None and self.spec:
             value = self.spec.initial_value
         return value
 
-    def server_filter(self, context: Mapping[str, Any] | None) -> dict[str, Any]:
-        """The query parameter that asks the server for records at or after the start."""
-        spec = self.spec
-        if not spec or not spec.start_param or self.lists_every_parent:
-            return {}
+    def start_value(self, context: Mapping[str, Any] | None) -> Any:
+        """:meth:`starting_value` stepped back by the spec's ``lag``."""
         start = self.starting_value(context)
-        if start is None:
+        return self.cursor.lagged(start) if self.cursor else start
+
+    def server_filter(self, context: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The query parameters that ask the server for the range: ``start_param`` (records at
+        or after the start) and ``end_param`` (``end_value``)."""
+        spec, cursor = self.spec, self.cursor
+        if not spec or not cursor or self.lists_every_parent:
             return {}
-        text = format_for_server(start, spec.start_format)
-        if text is None:
-            msg = (
-                f"stream '{self.stream_name}': the start value {start!r} (bookmark, start_date or "
-                "initial_value) is not a date-time"
-            )
-            raise ConfigError(msg)
-        return {spec.start_param: text}
+        params: dict[str, Any] = {}
+        for param, value, what in (
+            (spec.start_param, self.start_value(context) if spec.start_param else None, "start"),
+            (spec.end_param, spec.end_value, "end_value"),
+        ):
+            if not param or value is None:
+                continue
+            text = cursor.for_server(value)
+            if text is None:
+                msg = (
+                    f"stream '{self.stream_name}': the {what} {value!r} (bookmark, start_date, "
+                    "initial_value or end_value) is not a date-time; give a number as "
+                    "initial_value for a numeric cursor"
+                )
+                raise ConfigError(msg)
+            params[param] = text
+        return params
+
+    def placeholder_values(self, context: Mapping[str, Any] | None) -> dict[str, Any]:
+        """``{incremental.start_value}`` and friends, for paths, params and JSON bodies."""
+        spec, cursor = self.spec, self.cursor
+        if not spec or not cursor:
+            return {}
+        start = self.start_value(context)
+        values = {
+            "incremental.start_value": start,
+            "incremental.last_value": start,
+            "incremental.initial_value": spec.initial_value,
+            "incremental.end_value": spec.end_value,
+        }
+        return {k: cursor.for_server(v) for k, v in values.items() if v is not None}
 
     def is_older(self, record: Mapping[str, Any], context: Mapping[str, Any] | None) -> bool:
-        """The client-side filter: a record older than the bookmark (or start) is not emitted
-        again; one equal to it is (it may share its instant with an unseen one)."""
-        if not self.replication_key:
+        """The client-side filter: a record before the start (an equal one is emitted again
+        unless ``range_start`` is open: it may share its instant with an unseen one), at or
+        past ``end_value``, or without a cursor under ``on_cursor_value_missing: exclude``."""
+        cursor = self.cursor
+        if not self.replication_key or cursor is None:
             return False
-        bookmark = self.filter_value(context)
-        if bookmark is None:
+        value = cursor.value(record)
+        if value is MISSING:
+            return True
+        key = cursor.key(value)
+        if key is None:
             return False
-        stamp = parse_timestamp(record.get(self.replication_key))
-        return stamp is not None and stamp < bookmark
+        end = cursor.spec.end_value
+        if end is not None and cursor.after_end(key, cursor.key(end)):
+            return True
+        return cursor.before(key, self.filter_value(context))
 
-    def stop_below(self, context: Mapping[str, Any] | None) -> datetime | None:
-        """On a newest-first list, paging can stop once a page reaches below this instant."""
+    def stop_below(self, context: Mapping[str, Any] | None) -> Any:
+        """On a newest-first list, paging can stop once a page reaches below this value."""
         spec = self.spec
         if not spec or spec.row_order != "desc" or self.lists_every_parent:
+            return None
+        if self.cursor is None or self.cursor.descending:
             return None
         return self.filter_value(context)
 
@@ -145,25 +183,29 @@ class IncrementalPolicy:
         oldest = self.oldest(records)
         return oldest is not None and oldest < stop_below
 
-    def oldest(self, records: Iterable[Mapping[str, Any]]) -> datetime | None:
-        """The oldest replication-key instant among ``records``."""
-        oldest: datetime | None = None
-        key = self.replication_key or ""
+    def oldest(self, records: Iterable[Mapping[str, Any]]) -> Any:
+        """The smallest cursor value among ``records`` (an instant, or a number)."""
+        oldest: Any = None
+        cursor = self.cursor
+        if cursor is None:
+            return None
         for record in records:
-            stamp = parse_timestamp(record.get(key))
+            value = cursor.value(record)
+            stamp = cursor.key(value) if value is not MISSING else None
             if stamp is not None and (oldest is None or stamp < oldest):
                 oldest = stamp
         return oldest
 
-    def filter_value(self, context: Mapping[str, Any] | None) -> datetime | None:
-        """The bookmark (or start) of the context's state partition, parsed once per partition."""
+    def filter_value(self, context: Mapping[str, Any] | None) -> Any:
+        """The start of the context's state partition (lag applied), parsed once per partition."""
         last = self._filter_last
         if last is not None and last[0] is context:  # same context as the previous record
             return last[1]
         partition = self.state.state_partition(context) or {}
         key = json.dumps(partition, sort_keys=True, default=str)
         if key not in self._filter_cache:
-            self._filter_cache[key] = parse_timestamp(self.starting_value(context))
+            start = self.start_value(context)
+            self._filter_cache[key] = self.cursor.key(start) if self.cursor else None
         value = self._filter_cache[key]
         self._filter_last = (context, value)
         return value
@@ -187,8 +229,9 @@ class BookmarkTracker:
     above the partition's maximum so far changes nothing.
     """
 
-    def __init__(self, stream_name: str) -> None:
+    def __init__(self, stream_name: str, policy: IncrementalPolicy | None = None) -> None:
         self.stream_name = stream_name
+        self.policy = policy
         self.key: str | None = None
         self.is_sorted = False
         self.partition = PartitionState()
@@ -199,15 +242,28 @@ class BookmarkTracker:
 
     def update(self, record: dict[str, Any]) -> dict[str, Any] | None:
         key = self.key
-        if not key or record.get(key) is None:
+        cursor = self.policy.cursor if self.policy is not None else None
+        if not key:
             return record
-        raw = record[key]
+        if cursor is None:
+            raw = record.get(key)
+        elif cursor.spec.end_value is not None:
+            return None  # a backfill to end_value keeps no bookmark (as dlt)
+        else:
+            raw = cursor.value(record)
+            if raw is MISSING:
+                return None
+        if raw is None:
+            return record if cursor is None else None
+        if cursor is not None and (cursor.numeric or cursor.descending):
+            return self._ordered(key, cursor, raw)
         value = bookmark_string(raw)
         if value is raw and not _is_bookmark(raw):
             msg = (
                 f"stream '{self.stream_name}': replication key '{key}' holds {raw!r}, which is not "
                 "a date-time (RFC 3339, a date, or epoch seconds or milliseconds); the record was "
-                "sent, but no bookmark can be kept from it"
+                "sent, but no bookmark can be kept from it (a numeric cursor needs a number as "
+                "initial_value)"
             )
             raise APIError(msg)
         if not self.is_sorted and isinstance(value, str):
@@ -215,6 +271,24 @@ class BookmarkTracker:
             if isinstance(best, str) and value <= best:
                 return None
             self.partition.partition_max = value
+        return {key: value}
+
+    def _ordered(self, key: str, cursor: Cursor, raw: Any) -> dict[str, Any] | None:
+        """Numbers (compared as numbers) and ``min`` cursors: only a value that moves the
+        bookmark on reaches the SDK (``min`` streams tell the SDK not to check the order)."""
+        value = raw if cursor.numeric else bookmark_string(raw)
+        ordered = cursor.key(value)
+        if ordered is None:
+            kind = "a number" if cursor.numeric else "a date-time"
+            msg = (
+                f"stream '{self.stream_name}': cursor '{cursor.spec.cursor_path}' holds {raw!r}, "
+                f"which is not {kind}; the record was sent, but no bookmark can be kept from it"
+            )
+            raise APIError(msg)
+        best = self.partition.partition_max
+        if best is not None and not cursor.better(ordered, cursor.key(best)):
+            return None
+        self.partition.partition_max = value
         return {key: value}
 
 
@@ -227,6 +301,18 @@ def _is_bookmark(value: Any) -> bool:
         and value[10] == "T"
         and value[19] == "."
     )
+
+
+def normalise_bookmarks(state: Mapping[str, Any], definition: Definition) -> None:
+    """Bring an incoming state's bookmarks into the fixed-width UTC form the streams write
+    (:func:`bookmark_string`), once, so comparisons hold; numeric cursors keep their numbers."""
+    numeric = {r.name for r in definition.resources if r.incremental and r.incremental.numeric}
+    for name, stream_state in (state.get("bookmarks") or {}).items():
+        if name in numeric:
+            continue
+        for entry in [stream_state, *(stream_state.get("partitions") or [])]:
+            if entry.get("replication_key_value") is not None:
+                entry["replication_key_value"] = bookmark_string(entry["replication_key_value"])
 
 
 #: The key of a stream's state entry that says which API and base URL wrote its bookmarks.

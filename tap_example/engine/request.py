@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -23,6 +23,11 @@ class RequestBuilder:
         self.page_size = page_size
         #: Shapes requests for page tokens (paging state lives in each loop's own paginator).
         self._shaper: DefinitionPaginator[Any] = build_paginator(resource.paginator, page_size)
+        #: ``{incremental.start_value}`` and friends for a partition (the stream's
+        #: ``IncrementalPolicy.placeholder_values``), when the resource is incremental.
+        self.incremental_values: Callable[[Mapping[str, Any] | None], Mapping[str, Any]] | None = (
+            None
+        )
 
     @property
     def headers(self) -> dict[str, str]:
@@ -43,12 +48,16 @@ class RequestBuilder:
         return f"{url_base}/{path.lstrip('/')}"
 
     def values(self, context: Mapping[str, Any] | None) -> dict[str, Any]:
-        """What ``{resources.R.F}`` expressions stand for in this partition."""
-        return {
+        """What ``{resources.R.F}`` and ``{incremental.X}`` expressions stand for in this
+        partition."""
+        values = {
             b.expression: (context or {}).get(b.placeholder)
             for b in self.resource.bindings
             if b.expression is not None
         }
+        if self.incremental_values is not None:
+            values.update(self.incremental_values(context))
+        return values
 
     def params(self, context: Mapping[str, Any] | None) -> dict[str, Any]:
         """The resource's parameters and the parent values bound to query parameters."""
