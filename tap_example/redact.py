@@ -2,6 +2,9 @@
 
 Secret values (settings marked secret, access tokens as they are issued) are registered
 here; a log-record factory replaces them with ``***`` before any handler formats the record.
+Text a server supplies (bodies, reasons, headers, URLs) goes through :func:`scrub` before it is
+shortened for a message: cutting first could leave a fragment of a secret that no longer
+matches it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from tap_example.errors import MASK
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
+_ordered: tuple[str, ...] = ()  # longest first, replaced whole on every registration
+_longest = 0
 _installed = False
 _MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
 _FORMATTER = logging.Formatter()
@@ -23,18 +28,35 @@ _FORMATTER = logging.Formatter()
 def register_secret(value: Any) -> None:
     """Remember ``value`` (and its URL-encoded forms, as in a logged URL) so it never appears
     in a log line."""
+    global _longest, _ordered
     if isinstance(value, str) and len(value) >= _MIN_SECRET_LENGTH:
+        forms = {value, quote(value, safe=""), quote_plus(value)}
         with _lock:
-            _secrets.update({value, quote(value, safe=""), quote_plus(value)})
+            if not forms <= _secrets:
+                _secrets.update(forms)
+                _ordered = tuple(sorted(_secrets, key=len, reverse=True))
+                _longest = len(_ordered[0])
     _install()
 
 
 def redact(text: str) -> str:
     """Replace every registered secret in ``text``."""
-    for secret in sorted(_secrets, key=len, reverse=True):
+    for secret in _ordered:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
+
+
+def scrub(text: str, limit: int | None = None) -> str:
+    """``text`` with every registered secret replaced, then cut to ``limit`` characters.
+
+    Only the part that can reach the cut is searched (``limit`` plus the longest secret), so a
+    long body costs no more than a short one, and no secret that starts before the cut survives
+    in part.
+    """
+    if limit is None:
+        return redact(text)
+    return redact(text[: limit + _longest])[:limit]
 
 
 def _install() -> None:

@@ -46,7 +46,7 @@ from tap_example.engine.partition import PartitionState, RequestFunc, StreamRun
 from tap_example.engine.progress import EmittedRecordCounter, StreamProgress
 from tap_example.engine.records import PageReader, RecordSelector, RecordShaper
 from tap_example.engine.request import RequestBuilder
-from tap_example.engine.retry import RetryPolicy, failure_message, retry_line
+from tap_example.engine.retry import Renewal, RetryPolicy, failure_message, retry_line
 from tap_example.engine.runtime import Runtime
 from tap_example.errors import APIError, PaginationError
 from tap_example.sdk_compat import SDKStreamHooks
@@ -382,10 +382,14 @@ class StreamReporting:
         response = getattr(details.get("exception"), "response", None)
         stream.concurrency.on_retry(response, float(details.get("wait") or 0.0))
 
-    def on_renewal(self) -> None:
-        self.stream.logger.info(
-            "stream '%s': access token refused (HTTP 401); renewing it", self.name
-        )
+    def on_renewal(self, outcome: Renewal) -> None:
+        logger = self.stream.logger
+        if outcome is Renewal.RENEWED:
+            logger.info("stream '%s': access token refused (HTTP 401); renewing it", self.name)
+        elif outcome is Renewal.REPLACED:
+            logger.debug(
+                "stream '%s': HTTP 401 for a token already renewed; sending again", self.name
+            )
 
 
 class StreamFetching:

@@ -35,6 +35,7 @@ from tap_example.sdk_compat import SDKTapHooks
 from tap_example.settings_hints import unknown_settings
 from tap_example.streams import DefinitionStream, make_stream_class
 from tap_example.timestamps import parse_timestamp
+from tap_example.userinput import check_config_files, check_file_options, check_settings
 
 SECRET_SETTINGS = ("client_secret", "refresh_token", "api_key")
 SANDBOX_SETTINGS = (
@@ -207,7 +208,16 @@ class TapExample(SDKTapHooks):
     def get_singer_command(cls) -> click.Command:
         command = super().get_singer_command()
         command.__class__ = OneLineErrorCommand  # same command, with one-line error exits
+        check_file_options(command)  # a bad --state or --catalog file: one line naming it
         return command
+
+    @classmethod
+    @override
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
+        """The SDK's ``--config`` reading, after checking each file (one line naming a file
+        that is missing or not a JSON object, with the position of a JSON error)."""
+        check_config_files(value)
+        return super().cb_config(ctx, param, value)
 
     # -- settings ---------------------------------------------------------------------
     @cached_property
@@ -340,6 +350,7 @@ def _check_settings(settings: dict[str, Any]) -> None:
         _number(settings, name, int, minimum=1, wording="a positive integer")
     _number(settings, "max_retries", int, minimum=0, wording="a non-negative integer")
     _number(settings, "backoff_factor", float, minimum=0, wording="a non-negative number")
+    check_settings(settings)  # URLs, max_requests_per_second, token_store_dir
     start = settings.get("start_date")
     if start is not None and parse_timestamp(start) is None:
         raise ConfigError(

@@ -37,6 +37,17 @@ def shared_sandbox(api: str) -> SandboxServer:
     return _shared[api]
 
 
+@pytest.fixture(autouse=True)
+def private_state_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Every test (and every tap process it starts) keeps rotated refresh tokens in a fresh
+    temporary state directory, never in the real home (``token_store_dir``'s default)."""
+    state_home = tmp_path_factory.mktemp("state-home")
+    monkeypatch.setenv("XDG_STATE_HOME", str(state_home))
+    return state_home
+
+
 @pytest.fixture
 def sandbox(request: pytest.FixtureRequest) -> Iterator[SandboxServer]:
     """A fresh sandbox for one test: ``@pytest.mark.parametrize('sandbox', [...], indirect=True)``

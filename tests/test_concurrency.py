@@ -1,4 +1,5 @@
-"""Concurrent child partitions: the sequential output, bounded in flight, one slowdown on 429."""
+"""Concurrent child partitions: the sequential output, bounded in flight, 429s retried once each
+(the shared rate-limit policy itself: tests/test_rate_limit.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tap_example.engine.concurrency import PrefetchAwareRequest, RateGate
+from tap_example.engine.concurrency import PrefetchAwareRequest
 from tap_example.sandbox import SandboxServer
 from tap_example.streams import DefinitionStream
 from tap_example.tap import TapExample
@@ -109,38 +110,6 @@ def test_429s_under_concurrency_are_retried_once_each(sandbox: SandboxServer) ->
     assert comparable(messages) == comparable(clean)
     assert sandbox.stats["by_status"][429] == 3
     assert tap.retries == 3  # each 429 cost one retry: concurrency did not multiply them
-
-
-def test_a_429_pauses_every_request_and_restarts_one_at_a_time() -> None:
-    now = [0.0]
-    gate = RateGate(4, clock=lambda: now[0])
-    gate.acquire()
-    gate.acquire()
-    assert gate.in_flight == 2
-    gate.slow_down(10.0)  # one request hit a 429 that asks for 10 s
-    assert gate.limit == 1
-    done = threading.Event()
-
-    def another_request() -> None:
-        gate.acquire()
-        done.set()
-
-    waiter = threading.Thread(target=another_request, daemon=True)
-    waiter.start()
-    gate.release(succeeded=False)
-    gate.release(succeeded=True)
-    assert not done.wait(0.2)  # the clock has not reached the pause's end: still waiting
-    now[0] = 10.5
-    gate.slow_down(0.0)  # wakes the waiters (the pause end stays the later one)
-    assert done.wait(5)
-    waiter.join(5)
-    assert gate.in_flight == 1 and gate.limit == 1  # one at a time after a 429 ...
-    gate.release(succeeded=True)
-    assert gate.limit == 2  # ... then doubling with each success, up to max_concurrency
-    for _ in range(3):
-        gate.acquire()
-        gate.release(succeeded=True)
-    assert gate.limit == 4 and gate.max_seen == 2
 
 
 @pytest.mark.parametrize("sandbox", ["payments"], indirect=True)

@@ -323,3 +323,70 @@ def test_a_run_with_secrets_still_delivers_everything(sandbox: SandboxServer) ->
     run = sync({**sandbox.tap_config(), **FAST})
     assert run.error is None
     assert_exactly_the_servers_records(run, sandbox)
+
+
+# --------------------------------------------------------------------------- echoed credentials
+
+
+def assert_no_fragment(output: str, secret: str, longer_than: int) -> None:
+    """No piece of ``secret`` longer than ``longer_than`` characters (its start, where a cut
+    message would end) appears in ``output``."""
+    for end in range(longer_than + 1, len(secret) + 1):
+        assert secret[:end] not in output, f"a fragment of a secret leaked: {secret[:end]!r}"
+
+
+def test_an_error_body_echoing_the_refresh_token_is_scrubbed_before_it_is_cut(
+    tmp_path: Path,
+) -> None:
+    secret = "SEKRET-refresh-0000"
+    with SandboxServer(api="crm") as server:
+        # The echo quotes the token request's form; 150 dots put the 200-character cut of the
+        # server's message 10 characters into the refresh token.
+        server.inject_token("echo:150")
+        result = _cli({**server.tap_config(), **FAST, "refresh_token": secret}, tmp_path)
+        assert server.stats["token_requests"] == 1
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert "token request to" in last and "refused with HTTP 400" in last and "***" in last
+    assert_no_fragment(result.stdout + result.stderr, secret, longer_than=5)
+
+
+def test_an_error_body_echoing_the_access_token_is_scrubbed_before_it_is_cut(
+    tmp_path: Path,
+) -> None:
+    with SandboxServer(api="payments") as server:
+        # "Bearer payments-access-1-<random>" after 168 dots: the cut lands in the random part.
+        server.inject("echo:168")
+        result = _cli({**server.tap_config(), **FAST}, tmp_path)
+        tokens = [s for s in server.issued_secrets if "-access-" in s]
+    assert result.returncode == 1 and "HTTP 400" in result.stderr
+    assert tokens
+    for token in tokens:
+        assert_no_fragment(result.stdout + result.stderr, token, longer_than=18)
+
+
+def test_scrubbing_comes_before_cutting() -> None:
+    from tap_example.redact import scrub
+
+    secret = "scrub-me-0123456789"
+    register_secret(secret)
+    text = "x" * 95 + secret + " and more"
+    assert scrub(text, 100) == "x" * 95 + "*** a"  # no "scrub" left of the secret
+    assert scrub(text) == "x" * 95 + "*** and more"
+
+
+def test_a_header_api_key_echoed_into_a_next_link_never_travels_in_the_url() -> None:
+    auth = APIKeyAuthenticator(
+        name="X-API-Key",
+        api_key="key-1234",
+        location="header",
+        allowed_origins=["https://api.example.com"],
+    )
+    for echoed in ("X-API-Key=key-1234", "apikey=key-1234"):
+        link = f"https://api.example.com/v1/x?page=3&{echoed}"
+        sent = auth(requests.Request("GET", link).prepare())
+        assert sent.url == "https://api.example.com/v1/x?page=3"
+        assert sent.headers["X-API-Key"] == "key-1234"
+    bearer = BearerAuthenticator(token="tok-5678", allowed_origins=["https://api.example.com"])
+    sent = bearer(requests.Request("GET", "https://api.example.com/x?access=tok-5678").prepare())
+    assert sent.url == "https://api.example.com/x" and "tok-5678" in sent.headers["Authorization"]

@@ -30,6 +30,7 @@ from tap_example.definition.model import (
     PageNumberSpec,
     PaginatorSpec,
     ParentBinding,
+    RateLimit,
     Resource,
     SinglePageSpec,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "PageNumberSpec",
     "PaginatorSpec",
     "ParentBinding",
+    "RateLimit",
     "Resource",
     "SinglePageSpec",
     "StopCondition",

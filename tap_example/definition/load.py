@@ -39,6 +39,7 @@ from tap_example.definition.model import (
     OffsetSpec,
     PaginatorSpec,
     ParentBinding,
+    RateLimit,
     Resource,
 )
 from tap_example.definition.placeholders import Filler, placeholder_names
@@ -154,6 +155,7 @@ def build_definition(
         resources=tuple(resources_),
         unfilled=tuple(fill.unfilled),
         settings_used=tuple(placeholder_names(document)),
+        rate_limit=RateLimit(**(client.get("rate_limit") or {})),
         notes=notes,
     )
 

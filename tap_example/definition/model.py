@@ -226,6 +226,18 @@ AUTH_SPECS: dict[str, type[AuthSpec]] = {
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """``client.rate_limit``: how fast the API lets one client go (the ``max_requests_per_second``
+    setting overrides it)."""
+
+    max_requests_per_second: float | None = None
+
+    @classmethod
+    def keys(cls) -> frozenset[str]:
+        return frozenset(f.name for f in dataclasses.fields(cls))
+
+
+@dataclass(frozen=True)
 class ErrorHandler:
     """Which statuses are retried, how often, and how fast the waits grow."""
 
@@ -325,6 +337,8 @@ class Definition:
     unfilled: tuple[str, ...] = ()
     #: Settings the definition's ``${name}`` placeholders name (credentials, account ids, ...).
     settings_used: tuple[str, ...] = ()
+    #: ``client.rate_limit``: the API's request budget, shared by every worker of a run.
+    rate_limit: RateLimit = RateLimit()
     #: One line each about dlt keys the file carries that the tap accepts without acting on them
     #: (destination hints) or maps onto something else; logged once when the tap starts.
     notes: tuple[str, ...] = ()

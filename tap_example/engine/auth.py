@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -33,7 +34,10 @@ from tap_example.definition.model import (
 )
 from tap_example.definition.placeholders import fill_spec, missing_placeholders
 from tap_example.engine.documents import server_message
-from tap_example.engine.placement import host_of, without_params
+from tap_example.engine.failures import connection_failure
+from tap_example.engine.placement import host_of, without_params, without_values
+from tap_example.engine.retry import Renewal, RetryPolicy
+from tap_example.engine.tokenstore import StoredToken, TokenStore
 from tap_example.errors import AuthError, ConfigError, mask_url
 from tap_example.redact import register_secret
 
@@ -49,6 +53,10 @@ class HostBoundAuthenticator(APIAuthenticatorBase):
 
     @override
     def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        if request.url:
+            # A credential a server echoed into a link's query string (an API key that belongs
+            # in a header, a token) is never sent on in a URL, to any host.
+            request.url = without_values(request.url, self.echoed_secrets())
         if request.url and host_of(request.url) not in self.allowed_origins:
             # Another host (say a next link elsewhere) gets no credentials, not even an API
             # key the server echoed into the link's query string.
@@ -57,6 +65,11 @@ class HostBoundAuthenticator(APIAuthenticatorBase):
             request.url = without_params(request.url, self.auth_params)
             return request
         return self.add_credentials(request)
+
+    def echoed_secrets(self) -> frozenset[str]:
+        """Credential values that must never travel in a URL's query string (an API key whose
+        place is the query string is added back, for the API's own host only)."""
+        return frozenset()
 
     def add_credentials(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         return super().authenticate_request(request)
@@ -69,6 +82,11 @@ class BearerAuthenticator(HostBoundAuthenticator):
         super().__init__(allowed_origins=allowed_origins)
         register_secret(token)
         self.auth_headers["Authorization"] = f"Bearer {token}"
+        self.token = token
+
+    @override
+    def echoed_secrets(self) -> frozenset[str]:
+        return frozenset({self.token})
 
 
 class APIKeyAuthenticator(HostBoundAuthenticator):
@@ -79,10 +97,15 @@ class APIKeyAuthenticator(HostBoundAuthenticator):
     ) -> None:
         super().__init__(allowed_origins=allowed_origins)
         register_secret(api_key)
+        self.api_key = api_key
         if location == "query":
             self.auth_params[name] = api_key
         else:
             self.auth_headers[name] = api_key
+
+    @override
+    def echoed_secrets(self) -> frozenset[str]:
+        return frozenset({self.api_key})
 
 
 class BasicAuthenticator(HostBoundAuthenticator):
@@ -94,15 +117,87 @@ class BasicAuthenticator(HostBoundAuthenticator):
         encoded = base64.b64encode(f"{username}:{password}".encode()).decode()
         register_secret(encoded)
         self.auth_headers["Authorization"] = f"Basic {encoded}"
+        self.secrets = frozenset({password, encoded})
+
+    @override
+    def echoed_secrets(self) -> frozenset[str]:
+        return self.secrets
+
+
+class TokenEndpoint:
+    """Where token requests go: transient failures (the retry policy's token statuses, dropped
+    connections, timeouts) are retried as data requests are; the rest end the run in one line."""
+
+    def __init__(
+        self, *, api_name: str, url: str, timeout: float, policy: RetryPolicy | None
+    ) -> None:
+        self.api_name = api_name
+        self.url = url
+        self.timeout = timeout
+        self.policy = policy or RetryPolicy((), max_retries=0, backoff_factor=0.0)
+        self.requests = 0
+
+    def post(self, body: Mapping[str, Any], headers: Mapping[str, str]) -> requests.Response:
+        """The token endpoint's answer (a refusal too); a network failure that outlasts the
+        retries is an :class:`AuthError` naming its kind and host."""
+
+        def send() -> requests.Response:
+            self.requests += 1
+            return requests.post(
+                self.url, data=dict(body), headers=dict(headers), timeout=self.timeout
+            )
+
+        policy = self.policy
+        try:
+            return policy.send_with_retries(
+                send, statuses=policy.token_statuses, on_retry=self._on_retry, url=self.url
+            )
+        except (requests.RequestException, ConnectionResetError) as exc:
+            msg = (
+                f"{self.api_name}: token request to {mask_url(self.url)} failed: "
+                f"{connection_failure(exc, self.url)} (gave up after {policy.max_retries} retries)"
+            )
+            raise AuthError(msg) from None
+
+    def _on_retry(self, cause: str, wait: float, retry: int) -> None:
+        LOGGER.info(
+            "%s: token request to %s: %s; retry %d of %d in %.2f s",
+            self.api_name,
+            mask_url(self.url),
+            cause,
+            retry,
+            self.policy.max_retries,
+            wait,
+        )
+
+    def refusal(self, response: requests.Response, needs: str) -> AuthError:
+        """The one-line error for a token request the endpoint answered with a failure."""
+        status = response.status_code
+        text = (
+            f"{self.api_name}: token request to {mask_url(self.url)} was refused with HTTP "
+            f"{status}: {server_message(response)}"
+        )
+        if status in self.policy.token_statuses:
+            return AuthError(f"{text} (gave up after {self.policy.max_retries} retries)")
+        return AuthError(f"{text} (check the settings {needs}, and token_url)")
 
 
 class OAuth2Authenticator(HostBoundAuthenticator, OAuthAuthenticator):
     """OAuth2 client-credentials or refresh-token grant, with token caching and renewal.
 
-    The token is fetched lazily, cached until ``expires_in`` (minus a small margin), renewed
-    when the API answers 401 (:meth:`invalidate`), and a rotated refresh token from the token
-    answer replaces the old one for every later refresh in the run.
+    The token is fetched lazily and cached until ``expires_in`` (minus a small margin). A 401
+    goes to :meth:`renew`: a token already replaced is not renewed again; the current one is
+    renewed once for every worker waiting (single-flight), after a short random pause so that
+    two jobs sharing a client on an API that allows one token per client do not revoke each
+    other's token before either has used it. A token obtained after a refusal and refused
+    before the API accepted it once means the credentials do not work: :attr:`Renewal.REFUSED`.
+
+    A rotated refresh token from the token answer replaces the old one for the rest of the run
+    and is kept in the :class:`~tap_example.engine.tokenstore.TokenStore` for the next run.
     """
+
+    #: Seconds (low, high) of the random pause before a token is renewed after a 401.
+    renewal_pause: tuple[float, float] = (0.05, 0.25)
 
     def __init__(
         self,
@@ -118,6 +213,8 @@ class OAuth2Authenticator(HostBoundAuthenticator, OAuthAuthenticator):
         extra_request_data: Mapping[str, Any] | None = None,
         timeout: float = 60,
         allowed_origins: Sequence[str],
+        retry_policy: RetryPolicy | None = None,
+        token_store: TokenStore | None = None,
     ) -> None:
         super().__init__(
             allowed_origins=allowed_origins,
@@ -132,12 +229,21 @@ class OAuth2Authenticator(HostBoundAuthenticator, OAuthAuthenticator):
         self.refresh_token = refresh_token
         self.client_auth = client_auth
         self.extra_request_data = dict(extra_request_data or {})
-        self.timeout = timeout
-        self.token_requests = 0
+        self.endpoint = TokenEndpoint(
+            api_name=api_name, url=token_url, timeout=timeout, policy=retry_policy
+        )
         self._lock = threading.Lock()
         self._refreshed_at = 0.0
+        self._fresh = False  # the current token was obtained because a request was refused
+        self._proven = False  # the API has accepted the current token at least once
         for secret in (client_secret, refresh_token):
             register_secret(secret)
+        self.kept = KeptRefreshToken(self, token_store, configured=refresh_token)
+
+    @property
+    def token_requests(self) -> int:
+        """Requests sent to the token endpoint so far (retries included)."""
+        return self.endpoint.requests
 
     @property
     def grant_type(self) -> str:
@@ -173,62 +279,149 @@ class OAuth2Authenticator(HostBoundAuthenticator, OAuthAuthenticator):
                 self.access_token = None
                 self.last_refreshed = None
 
+    def renew(self, rejected_token: str | None) -> Renewal:
+        """A request carrying ``rejected_token`` was answered 401: what to do about it."""
+        with self._lock:
+            current = self.access_token
+            if current is not None and rejected_token not in (None, current):
+                return Renewal.REPLACED
+            if current is not None and self._fresh and not self._proven:
+                return Renewal.REFUSED
+            low, high = self.renewal_pause
+            time.sleep(random.uniform(low, high))  # noqa: S311 - jitter, not a secret
+            self._obtain(after_refusal=True)
+            return Renewal.RENEWED
+
+    @override
+    def echoed_secrets(self) -> frozenset[str]:
+        values = (self.access_token, self.refresh_token, self.client_secret)
+        return frozenset(value for value in values if value)
+
+    def accepted(self, token: str | None) -> None:
+        """The API answered a request carrying ``token`` without refusing it."""
+        if not self._proven and token is not None and token == self.access_token:
+            self._proven = True
+
     @override
     def add_credentials(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         with self._lock:
             if not self.is_token_valid():
-                self.update_access_token()
+                self._obtain(after_refusal=False)
             request.headers["Authorization"] = f"Bearer {self.access_token}"
         return request
 
     @override
     def update_access_token(self) -> None:
         """Request a token; a refusal ends the run with one line naming what to check."""
-        headers: dict[str, str] = {}
-        if self.client_auth == "basic":
-            pair = f"{self.client_id}:{self.client_secret or ''}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
-        self.token_requests += 1
-        try:
-            response = requests.post(
-                self.auth_endpoint,
-                data=self.oauth_request_body,
-                headers=headers,
-                timeout=self.timeout,
-            )
-        except requests.RequestException as exc:
-            msg = f"{self.api_name}: token request to {mask_url(self.auth_endpoint)} failed: {type(exc).__name__}"
-            raise AuthError(msg) from None
+        self._obtain(after_refusal=False)
+
+    def _obtain(self, *, after_refusal: bool) -> None:
+        response = self.endpoint.post(self.oauth_request_body, self._token_headers())
+        if response.status_code >= 400 and self.kept.fall_back(response):
+            response = self.endpoint.post(self.oauth_request_body, self._token_headers())
         if response.status_code >= 400:
             needs = "client_id, client_secret" + (", refresh_token" if self.refresh_token else "")
-            msg = (
-                f"{self.api_name}: token request to {mask_url(self.auth_endpoint)} was refused with HTTP "
-                f"{response.status_code}: {server_message(response)} (check the settings {needs}, and token_url)"
-            )
-            raise AuthError(msg)
+            raise self.endpoint.refusal(response, needs)
         try:
             answer = response.json()
             token = answer["access_token"]
         except (ValueError, KeyError, TypeError):
-            msg = f"{self.api_name}: token endpoint {mask_url(self.auth_endpoint)} answered without an access_token"
+            msg = f"{self.api_name}: token endpoint {mask_url(self.endpoint.url)} answered without an access_token"
             raise AuthError(msg) from None
         register_secret(token)
         self.access_token = token
+        self._fresh, self._proven = after_refusal, False
         expires = answer.get("expires_in", self.default_token_expiration)
         self.expires_in = int(expires) if expires else None
         self.last_refreshed = datetime.now(timezone.utc)
         self._refreshed_at = time.monotonic()
         rotated = answer.get("refresh_token")
-        if self.refresh_token and rotated and rotated != self.refresh_token:
+        if self.refresh_token and isinstance(rotated, str) and rotated != self.refresh_token:
             register_secret(rotated)
             self.refresh_token = rotated
-            LOGGER.info(
-                "%s: the token endpoint rotated the refresh token; using the new one from now on",
-                self.api_name,
-            )
+            self.kept.rotated(rotated)
         LOGGER.info(
             "%s: obtained an access token (expires in %s s)", self.api_name, self.expires_in
         )
+
+    def _token_headers(self) -> dict[str, str]:
+        if self.client_auth != "basic":
+            return {}
+        pair = f"{self.client_id}:{self.client_secret or ''}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+
+
+class KeptRefreshToken:
+    """The authenticator's refresh token across runs: taken from the token store when an earlier
+    run kept a rotated one, written back whenever the token endpoint rotates it."""
+
+    def __init__(
+        self, auth: OAuth2Authenticator, store: TokenStore | None, *, configured: str | None
+    ) -> None:
+        self.auth = auth
+        self.store = store if configured else None  # only the refresh-token grant rotates
+        self.configured = configured
+        self.using_stored: StoredToken | None = None
+        if self.store is None:
+            return
+        stored = self.store.load(auth.endpoint.url, str(auth.client_id), configured)
+        if stored is not None:
+            register_secret(stored.refresh_token)
+            auth.refresh_token = stored.refresh_token
+            self.using_stored = stored
+            LOGGER.info(
+                "%s: using the refresh token an earlier run kept in %s (saved %s), not the "
+                "configured one, which the API has rotated since",
+                auth.api_name,
+                stored.path,
+                stored.saved_at,
+            )
+
+    def rotated(self, token: str) -> None:
+        """The token endpoint rotated the refresh token: keep the new one for the next run."""
+        auth = self.auth
+        if self.store is None:
+            LOGGER.info(
+                "%s: the token endpoint rotated the refresh token; using the new one for the "
+                "rest of this run (token_store_dir is off: the next run needs a new one)",
+                auth.api_name,
+            )
+            return
+        try:
+            path = self.store.save(
+                auth.endpoint.url, str(auth.client_id), token, replaces=self.configured
+            )
+        except OSError as exc:
+            LOGGER.warning(
+                "%s: the token endpoint rotated the refresh token, but it could not be kept in "
+                "%s (%s); the next run will need a new refresh_token",
+                auth.api_name,
+                self.store.directory,
+                exc.strerror or type(exc).__name__,
+            )
+            return
+        self.using_stored = None
+        LOGGER.info(
+            "%s: the token endpoint rotated the refresh token; using the new one and keeping it "
+            "in %s for the next run",
+            auth.api_name,
+            path,
+        )
+
+    def fall_back(self, response: requests.Response) -> bool:
+        """The kept token was refused: try the configured one once (``True``: try again)."""
+        stored, auth = self.using_stored, self.auth
+        if stored is None or response.status_code not in (400, 401) or not self.configured:
+            return False
+        self.using_stored = None
+        auth.refresh_token = self.configured
+        LOGGER.warning(
+            "%s: the token endpoint refused the refresh token kept in %s; trying the "
+            "configured refresh_token",
+            auth.api_name,
+            stored.path,
+        )
+        return True
 
 
 # --------------------------------------------------------------------------- registry
@@ -242,6 +435,10 @@ class AuthContext:
     base_url: str
     api_name: str
     timeout: float = 60
+    #: How token requests are retried (the data requests' policy); ``None``: not retried.
+    retry_policy: RetryPolicy | None = None
+    #: Where rotated refresh tokens are kept between runs; ``None``: nowhere.
+    token_store: TokenStore | None = None
 
     @property
     def origins(self) -> list[str]:
@@ -295,6 +492,8 @@ def _oauth2(spec: OAuth2AuthSpec, ctx: AuthContext) -> APIAuthenticatorBase:
         extra_request_data=spec.access_token_request_data,
         timeout=ctx.timeout,
         allowed_origins=ctx.origins,
+        retry_policy=ctx.retry_policy,
+        token_store=ctx.token_store,
     )
 
 
@@ -321,6 +520,8 @@ def build_authenticator(
     api_name: str,
     origin: str,
     timeout: float = 60,
+    retry_policy: RetryPolicy | None = None,
+    token_store: TokenStore | None = None,
 ) -> APIAuthenticatorBase | None:
     """Build the authenticator of the first alternative whose settings are all set."""
     if not alternatives:
@@ -338,7 +539,12 @@ def build_authenticator(
             msg = f"{origin}: {where}: no authenticator is registered for auth type {spec.kind!r}"
             raise ConfigError(msg)
         context = AuthContext(
-            settings=settings, base_url=base_url, api_name=api_name, timeout=timeout
+            settings=settings,
+            base_url=base_url,
+            api_name=api_name,
+            timeout=timeout,
+            retry_policy=retry_policy,
+            token_store=token_store,
         )
         return factory(spec, context)
     options = " or ".join(", ".join(m) for m in missing_by_alternative)

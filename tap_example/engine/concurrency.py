@@ -8,10 +8,11 @@ record, the child's request function (:class:`PrefetchAwareRequest`) finds the a
 there. Everything else (parsing, paging past the first page, records, state) stays on the main
 thread in the SDK's order, so the Singer output is the sequential output.
 
-Bounds: at most ``max_concurrency`` requests in flight (one :class:`RateGate` per tap, shared by
-every stream and worker), at most ``2 * max_concurrency`` parent records looked ahead, and the
-answers of those records only (a record's leftover answers are dropped once the SDK has moved
-past it). On a 429 every request waits for the announced time and restarts one at a time.
+Bounds: at most ``max_concurrency`` requests in flight (one
+:class:`~tap_example.engine.ratelimit.RateLimitPolicy` per run, shared by every stream and
+worker: a 429 pauses them all, concurrency backs off and recovers, ``max_requests_per_second``
+spaces requests), at most ``2 * max_concurrency`` parent records looked ahead, and the answers of
+those records only (a record's leftover answers are dropped once the SDK has moved past it).
 Connections come from one pooled ``requests.Session`` per host.
 
 This module knows streams only through :class:`FetchingStream`, the few things it needs; it
@@ -24,9 +25,8 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -43,56 +43,13 @@ from tap_example.engine.partition import (
     StreamRun,
     request_key,
 )
+from tap_example.engine.ratelimit import RateLimitPolicy, retry_after_seconds
 
 DEFAULT_MAX_CONCURRENCY = 8
 #: Parent records looked ahead per request slot.
 LOOKAHEAD_PER_SLOT = 2
 #: Seconds a thread may hold the GIL while another waits for it (CPython's default is 0.005).
 GIL_SWITCH_INTERVAL = 0.0002
-
-
-class RateGate:
-    """At most ``limit`` requests in flight across the tap, and one shared pause after a 429.
-
-    After a rate-limit answer everyone waits until the announced time, then the limit starts
-    again at 1 and doubles with every success, so concurrency never multiplies 429s.
-    """
-
-    def __init__(self, max_in_flight: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ceiling = max(1, max_in_flight)
-        self.limit = self.ceiling
-        self.in_flight = 0
-        self.max_seen = 0
-        self.resume_at = 0.0
-        self._clock = clock
-        self._cond = threading.Condition()
-
-    def acquire(self) -> None:
-        with self._cond:
-            while True:
-                wait_for = self.resume_at - self._clock()
-                if wait_for > 0:
-                    self._cond.wait(wait_for)
-                elif self.in_flight < self.limit:
-                    self.in_flight += 1
-                    self.max_seen = max(self.max_seen, self.in_flight)
-                    return
-                else:
-                    self._cond.wait()
-
-    def release(self, *, succeeded: bool) -> None:
-        with self._cond:
-            self.in_flight -= 1
-            if succeeded and self.limit < self.ceiling:
-                self.limit = min(self.ceiling, self.limit * 2)
-            self._cond.notify_all()
-
-    def slow_down(self, seconds: float) -> None:
-        """A 429: nobody sends before ``seconds`` from now, then one request at a time."""
-        with self._cond:
-            self.resume_at = max(self.resume_at, self._clock() + max(0.0, seconds))
-            self.limit = 1
-            self._cond.notify_all()
 
 
 class ProxyCachingSession(requests.Session):
@@ -121,11 +78,12 @@ class ProxyCachingSession(requests.Session):
 
 
 class TapConcurrency:
-    """One per run: the gate, the pooled sessions, and a worker pool of ``max_concurrency``."""
+    """One per run: the rate-limit policy, the pooled sessions, and a worker pool of
+    ``max_concurrency``."""
 
-    def __init__(self, max_concurrency: int) -> None:
+    def __init__(self, max_concurrency: int, max_requests_per_second: float | None = None) -> None:
         self.max_concurrency = max(1, max_concurrency)
-        self.gate = RateGate(self.max_concurrency)
+        self.gate = RateLimitPolicy(self.max_concurrency, max_requests_per_second)
         self._lock = threading.Lock()
         self._sessions: dict[str, requests.Session] = {}
         self._pool: ThreadPoolExecutor | None = None
@@ -163,25 +121,32 @@ class TapConcurrency:
             return session
 
     def gated(self, send: RequestFunc) -> RequestFunc:
-        """``send`` (one attempt) behind the run's :class:`RateGate`."""
+        """``send`` (one attempt) behind the run's rate-limit policy; a 429 pauses every
+        request of the API at once, before the retry's own wait."""
         gate = self.gate
 
         def through_gate(prepared: requests.PreparedRequest, context: Any) -> requests.Response:
-            gate.acquire()
+            sent_at = gate.acquire()
             succeeded = False
             try:
                 response = send(prepared, context)
                 succeeded = True
                 return response
+            except Exception as exc:
+                answer = getattr(exc, "response", None)
+                if isinstance(answer, requests.Response) and answer.status_code == 429:
+                    # Without Retry-After, the retry's backoff sets the pause (on_retry).
+                    gate.limited(sent_at, retry_after_seconds(answer) or 0.0)
+                raise
             finally:
-                gate.release(succeeded=succeeded)
+                gate.release(sent_at, succeeded=succeeded)
 
         return through_gate
 
     def on_retry(self, response: requests.Response | None, wait_seconds: float) -> None:
-        """A retry is coming; after a 429 every request of the run slows down."""
+        """A retry is coming; after a 429 nobody sends before the retry's wait is over."""
         if response is not None and response.status_code == 429:
-            self.gate.slow_down(wait_seconds)
+            self.gate.pause(wait_seconds)
 
     def release_workers(self) -> None:
         """Stop the workers and restore the switch interval (a later request starts them again)."""

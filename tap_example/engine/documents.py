@@ -1,4 +1,8 @@
-"""Response bodies: decoded once per response, and the server's own words for an error."""
+"""Response bodies: decoded once per response, and the server's own words for an error.
+
+Whatever a server wrote is scrubbed of secrets before it is shortened
+(:func:`tap_example.redact.scrub`): an error body may echo the request's credentials.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 import requests
 
 from tap_example.errors import APIError, mask_url
+from tap_example.redact import scrub
 
 _documents: weakref.WeakKeyDictionary[requests.Response, Any] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
@@ -23,7 +28,7 @@ def response_document(response: requests.Response) -> Any:
     try:
         document = json.loads(response.content)
     except ValueError as exc:
-        snippet = response.text[:80].replace("\n", " ")
+        snippet = scrub(response.text, 80).replace("\n", " ")
         msg = (
             f"{response.request.method} {mask_url(response.url)} answered HTTP "
             f"{response.status_code} with a body that is not JSON ({exc.msg if hasattr(exc, 'msg') else exc}): "
@@ -45,8 +50,8 @@ def server_message(response: requests.Response, limit: int = 200) -> str:
         for key in ("message", "error_description", "error", "detail", "title"):
             value = body.get(key)
             if isinstance(value, str) and value:
-                return value[:limit]
+                return scrub(value, limit)
             if isinstance(value, dict) and isinstance(value.get("message"), str):
-                return str(value["message"])[:limit]
+                return scrub(str(value["message"]), limit)
     text = " ".join(response.text.split())
-    return text[:limit] or (response.reason or "")
+    return scrub(text, limit) or scrub(response.reason or "", limit)

@@ -1,18 +1,24 @@
-"""Retry and renewal policy: classify an answer, back off (``Retry-After`` wins), renew a token
-once on 401, and end with one line naming the stream, the request and the cause.
+"""Retry and renewal policy: classify an answer, back off (``Retry-After`` wins), renew a
+refused token, and end with one line naming the stream, the request and the cause.
 
 :class:`RetryPolicy` is the definition's ``error_handler`` with the ``max_retries`` and
 ``backoff_factor`` settings applied; :meth:`RetryPolicy.wrap` turns one attempt (the SDK's
-send, behind the run's request slots) into the request function a stream uses.
+send, behind the run's rate-limit policy) into the request function a stream uses, and
+:meth:`RetryPolicy.send_with_retries` retries a single call the same way (the token endpoint).
+
+A 401 for an OAuth token: if another worker has already replaced that token, the request is
+simply sent again with the current one; otherwise the authenticator renews it (one token
+request, whoever else is waiting for it) and the request is sent again. The run fails only when
+a token obtained because of a refusal is refused before the API has accepted it even once.
 """
 
 from __future__ import annotations
 
-import email.utils
 import math
-from collections.abc import Callable, Generator, Mapping
+import time
+from collections.abc import Callable, Collection, Generator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
 
 import backoff
@@ -21,44 +27,34 @@ from singer_sdk.exceptions import RetriableAPIError
 
 from tap_example.definition.model import Definition, ErrorHandler
 from tap_example.engine.documents import server_message
+from tap_example.engine.failures import connection_failure
+from tap_example.engine.ratelimit import MAX_RETRY_AFTER as MAX_RETRY_AFTER  # re-exported
+from tap_example.engine.ratelimit import retry_after_seconds as retry_after_seconds
 from tap_example.errors import APIError, TokenRejectedError, mask_url
+from tap_example.redact import scrub
 
 if TYPE_CHECKING:
     from backoff.types import Details
 
     from tap_example.engine.partition import RequestFunc
 
-#: Longest wait a ``Retry-After`` header may impose, in seconds.
-MAX_RETRY_AFTER = 300.0
-
-#: Failures worth another try besides the retried statuses.
-RETRIED_EXCEPTIONS: tuple[type[Exception], ...] = (
+#: Network failures worth another try.
+NETWORK_FAILURES: tuple[type[Exception], ...] = (
     ConnectionResetError,
-    RetriableAPIError,
     requests.exceptions.Timeout,
     requests.exceptions.ConnectionError,
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
-
-
-def retry_after_seconds(response: requests.Response | None) -> float | None:
-    """``Retry-After`` as seconds (whole seconds or an HTTP date; a past date means now)."""
-    if response is None:
-        return None
-    header = response.headers.get("Retry-After")
-    if not header:
-        return None
-    header = header.strip()
-    if header.isdigit():
-        return min(float(header), MAX_RETRY_AFTER)
-    try:
-        when = email.utils.parsedate_to_datetime(header)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return min(max(0.0, (when - datetime.now(timezone.utc)).total_seconds()), MAX_RETRY_AFTER)
+#: Failures worth another try besides the retried statuses.
+RETRIED_EXCEPTIONS: tuple[type[Exception], ...] = (RetriableAPIError, *NETWORK_FAILURES)
+#: A request whose token keeps being replaced under it gives up after this many resends.
+MAX_TOKEN_RESENDS = 10
+#: Statuses of a token endpoint that is busy or briefly down: retried whatever the definition's
+#: data requests retry.
+TOKEN_RETRY_CODES = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: Statuses of a token endpoint that no retry changes (bad credentials, wrong URL).
+TOKEN_FINAL_CODES = frozenset({400, 401, 403, 404})
 
 
 def bearer_token(request: requests.PreparedRequest | None) -> str | None:
@@ -67,10 +63,29 @@ def bearer_token(request: requests.PreparedRequest | None) -> str | None:
     return header[7:] if header.startswith("Bearer ") else None
 
 
-class Renewable(Protocol):
-    """An authenticator whose token can be dropped so the next request gets a new one."""
+class Renewal(Enum):
+    """What the authenticator did about a refused token."""
 
-    def invalidate(self, rejected_token: str | None = None) -> None: ...
+    #: Another worker had already replaced it: send again with the current token.
+    REPLACED = "replaced"
+    #: It was the current token: a new one was obtained (once, for everyone waiting).
+    RENEWED = "renewed"
+    #: It had been obtained after a refusal and was never accepted: the credentials do not
+    #: work for this API, and a new token would not either.
+    REFUSED = "refused"
+
+
+class Renewable(Protocol):
+    """An authenticator whose refused token can be renewed (single-flight)."""
+
+    def invalidate(self, rejected_token: str | None = None) -> None:
+        """Forget ``rejected_token`` so the next request gets a new one."""
+
+    def renew(self, rejected_token: str | None) -> Renewal:
+        """After a 401 for ``rejected_token``: replaced already, renewed now, or refused."""
+
+    def accepted(self, token: str | None) -> None:
+        """The API accepted a request that carried ``token``."""
 
 
 class RetryHooks(Protocol):
@@ -84,8 +99,8 @@ class RetryHooks(Protocol):
     def on_retry(self, details: Details) -> None:
         """A retry is coming (log it, count it, slow the run down after a 429)."""
 
-    def on_renewal(self) -> None:
-        """The access token was refused and is being renewed."""
+    def on_renewal(self, outcome: Renewal) -> None:
+        """An access token was refused, and the authenticator did ``outcome`` about it."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +123,11 @@ class RetryPolicy:
             backoff_factor=float(factor) if factor is not None else handler.backoff_factor,
         )
 
+    @property
+    def token_statuses(self) -> frozenset[int]:
+        """The statuses retried at the token endpoint."""
+        return (TOKEN_RETRY_CODES | set(self.retry_on_status_codes)) - TOKEN_FINAL_CODES
+
     def classify(
         self, response: requests.Response, *, renewable: bool, message: Callable[[], str]
     ) -> None:
@@ -119,16 +139,48 @@ class RetryPolicy:
             raise RetriableAPIError(message(), response)
         raise APIError(message())
 
+    def wait_before(self, attempt: int, response: requests.Response | None) -> float:
+        """The wait before retry ``attempt + 1``: ``Retry-After`` if the answer has one, else
+        ``backoff_factor * 2**attempt``."""
+        after = retry_after_seconds(response)
+        return after if after is not None else self.backoff_factor * math.pow(2, attempt)
+
     def waits(self) -> Generator[float, Any, None]:
         """``backoff_factor * 2**n``, unless the answer's ``Retry-After`` says otherwise."""
         exception = yield  # type: ignore[misc]
         attempt = 0
         while True:
-            response = getattr(exception, "response", None)
-            after = retry_after_seconds(response)
-            wait = after if after is not None else self.backoff_factor * math.pow(2, attempt)
+            wait = self.wait_before(attempt, getattr(exception, "response", None))
             attempt += 1
             exception = yield wait
+
+    def send_with_retries(
+        self,
+        send: Callable[[], requests.Response],
+        *,
+        statuses: Collection[int],
+        on_retry: Callable[[str, float, int], None],
+        url: str,
+    ) -> requests.Response:
+        """``send()`` until it answers with a status not in ``statuses`` or the retries run out
+        (then the last answer is returned); network failures are retried the same way and the
+        last one is raised. ``on_retry(cause, wait, retry_number)`` is told before each wait."""
+        attempt = 0
+        while True:
+            try:
+                response = send()
+            except NETWORK_FAILURES as exc:
+                if attempt >= self.max_retries:
+                    raise
+                cause, wait = connection_failure(exc, url), self.wait_before(attempt, None)
+            else:
+                if response.status_code not in statuses or attempt >= self.max_retries:
+                    return response
+                cause = f"HTTP {response.status_code}"
+                wait = self.wait_before(attempt, response)
+            attempt += 1
+            on_retry(cause, wait, attempt)
+            time.sleep(wait)
 
     def wrap(self, attempt: RequestFunc, hooks: RetryHooks, auth: Renewable | None) -> RequestFunc:
         """The request function: ``attempt`` with token renewal, retries and one-line errors."""
@@ -151,9 +203,10 @@ class RetryPolicy:
             except RetriableAPIError as exc:
                 raise APIError(f"{exc} (gave up after {retries} retries)") from None
             except (requests.RequestException, ConnectionResetError) as exc:
+                url = prepared.url or ""
                 msg = (
-                    f"stream '{hooks.name}': {prepared.method} {mask_url(prepared.url or '')} failed: "
-                    f"{type(exc).__name__} (gave up after {retries} retries)"
+                    f"stream '{hooks.name}': {prepared.method} {mask_url(url)} failed: "
+                    f"{connection_failure(exc, url)} (gave up after {retries} retries)"
                 )
                 raise APIError(msg) from None
 
@@ -162,25 +215,37 @@ class RetryPolicy:
     def _renewing(
         self, attempt: RequestFunc, hooks: RetryHooks, auth: Renewable | None
     ) -> RequestFunc:
-        """One renewal of a refused access token, then the answer counts as any other."""
+        """A refused access token: resent with the token that replaced it, or renewed once for
+        everyone waiting; a token obtained after a refusal and refused too ends the request."""
         retry_401 = 401 in self.retry_on_status_codes
 
         def renewing_token(prepared: requests.PreparedRequest, context: Any) -> requests.Response:
-            try:
-                return attempt(prepared, context)
-            except TokenRejectedError as rejected:
-                if auth is None:
-                    raise APIError(hooks.failure_message(rejected.response)) from None
-                hooks.on_renewal()
-                auth.invalidate(bearer_token(rejected.response.request))
+            for _ in range(MAX_TOKEN_RESENDS):
                 try:
-                    return attempt(prepared, context)
-                except TokenRejectedError as again:
-                    message = hooks.failure_message(again.response)
-                    if retry_401:
-                        auth.invalidate(bearer_token(again.response.request))
-                        raise RetriableAPIError(message, again.response) from None
+                    response = attempt(prepared, context)
+                except TokenRejectedError as rejected:
+                    if auth is None:
+                        raise APIError(hooks.failure_message(rejected.response)) from None
+                    token = bearer_token(rejected.response.request)
+                    outcome = auth.renew(token)
+                    hooks.on_renewal(outcome)
+                    if outcome is not Renewal.REFUSED:
+                        continue
+                    message = hooks.failure_message(rejected.response)
+                    if retry_401:  # the definition retries 401: a new token for the next try
+                        auth.invalidate(token)
+                        raise RetriableAPIError(message, rejected.response) from None
                     raise APIError(message) from None
+                if auth is not None:
+                    auth.accepted(bearer_token(prepared))
+                return response
+            msg = (
+                f"stream '{hooks.name}': {prepared.method} {mask_url(prepared.url or '')}: the "
+                f"access token was refused {MAX_TOKEN_RESENDS} times in a row, each time after "
+                "another worker or job had replaced it (is another job renewing tokens with the "
+                "same client credentials?)"
+            )
+            raise APIError(msg)
 
         return renewing_token
 
@@ -196,7 +261,7 @@ def failure_message(
     status = response.status_code
     text = (
         f"stream '{stream_name}': {response.request.method} {mask_url(response.url)} failed with HTTP "
-        f"{status} {response.reason or ''}".rstrip()
+        f"{status} {scrub(response.reason or '', 100)}".rstrip()
         + f": {server_message(response)}"
     )
     if status in (401, 403):

@@ -16,10 +16,13 @@ from urllib.parse import urlsplit, urlunsplit
 from singer_sdk.authenticators import APIAuthenticatorBase
 
 from tap_example import __version__
-from tap_example.definition.model import Definition
+from tap_example.definition.model import Definition, ErrorHandler
 from tap_example.engine.auth import build_authenticator
 from tap_example.engine.concurrency import DEFAULT_MAX_CONCURRENCY, TapConcurrency
 from tap_example.engine.progress import RunReport
+from tap_example.engine.retry import RetryPolicy
+from tap_example.engine.tokenstore import TokenStore
+from tap_example.userinput import check_url
 
 #: Pages one partition may take before paging counts as runaway (``max_pages_per_partition``).
 DEFAULT_MAX_PAGES = 100_000
@@ -95,7 +98,25 @@ class Runtime:
             api_name=self.definition.name,
             origin=self.definition.origin,
             timeout=float(self.timeout),
+            retry_policy=self.token_retry_policy,
+            token_store=TokenStore.from_setting(self.settings.get("token_store_dir")),
         )
+
+    @property
+    def max_requests_per_second(self) -> float | None:
+        """The API's request budget: the setting, else the definition's ``client.rate_limit``."""
+        value = self.settings.get("max_requests_per_second")
+        if value is not None:
+            return float(value)
+        return self.definition.rate_limit.max_requests_per_second
+
+    @property
+    def token_retry_policy(self) -> RetryPolicy:
+        """Token requests are retried as the definition's requests are (its first resource's
+        ``error_handler``, with the ``max_retries``/``backoff_factor`` settings)."""
+        resources = self.definition.resources
+        handler = resources[0].error_handler if resources else ErrorHandler()
+        return RetryPolicy.from_handler(handler, self.settings)
 
     @property
     def concurrency(self) -> TapConcurrency:
@@ -103,13 +124,17 @@ class Runtime:
         with self._lock:
             if self._concurrency is None:
                 value = self.settings.get("max_concurrency")
-                self._concurrency = TapConcurrency(int(value) if value else DEFAULT_MAX_CONCURRENCY)
+                self._concurrency = TapConcurrency(
+                    int(value) if value else DEFAULT_MAX_CONCURRENCY, self.max_requests_per_second
+                )
             return self._concurrency
 
     def prepare_for_requests(self) -> None:
         """Check everything a sync needs (settings, credentials) once, before the first request."""
         if not self._ready:
             self.definition.require_settings()
+            if not self.settings.get("base_url"):  # the setting is checked with the others
+                check_url(self.base_url, f"{self.definition.origin}: client.base_url")
             _ = self.authenticator  # missing credentials fail here
             self._ready = True
 

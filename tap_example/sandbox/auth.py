@@ -65,6 +65,8 @@ class TokenAuthority:
         token_ttl: int | None,
         token_max_uses: int | None,
         rotate_refresh_token: bool,
+        token_lifetime: float | None = None,
+        one_token_per_client: bool = False,
     ) -> None:
         self.scheme = scheme
         self.credentials = demo_credentials(api, scheme)
@@ -75,6 +77,10 @@ class TokenAuthority:
         self._ttl = scheme.expires_in if token_ttl is None else token_ttl
         self._max_uses = token_max_uses
         self._rotate = rotate_refresh_token
+        #: Seconds a token really works, whatever ``expires_in`` says (revoked early).
+        self._lifetime = token_lifetime
+        #: A new token revokes every earlier one (one token per client, as some APIs do).
+        self._one_per_client = one_token_per_client
         self._tokens: dict[str, _Token] = {}
         self._serial = itertools.count(1)
         self._lock = threading.Lock()
@@ -115,7 +121,10 @@ class TokenAuthority:
                     self.credentials["refresh_token"] = self._new_secret("refresh")
                 answer["refresh_token"] = self.credentials["refresh_token"]
             token = self._new_secret("access")
-            self._tokens[token] = _Token(expires_at=time.monotonic() + self._ttl)
+            if self._one_per_client:
+                self._tokens.clear()
+            life = self._ttl if self._lifetime is None else self._lifetime
+            self._tokens[token] = _Token(expires_at=time.monotonic() + life)
             self.tokens_issued += 1
         return Response.json(200, {"access_token": token, **answer}, {"Cache-Control": "no-store"})
 
@@ -140,6 +149,11 @@ class TokenAuthority:
         if token is not None:
             with self._lock:
                 self._tokens.pop(token, None)
+
+    def revoke_all(self) -> None:
+        """Forget every access token issued so far (as a server restart does)."""
+        with self._lock:
+            self._tokens.clear()
 
     def _use(self, token: str) -> bool:
         with self._lock:

@@ -54,6 +54,32 @@ def _parser() -> argparse.ArgumentParser:
         action="store_false",
         help="crm: keep answering with the same refresh token (so several runs can share it)",
     )
+    parser.add_argument(
+        "--token-lifetime",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="tokens stop working after SECONDS, whatever expires_in says (revoked early)",
+    )
+    parser.add_argument(
+        "--one-token-per-client",
+        action="store_true",
+        help="a new access token revokes every earlier one of the same client",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="answer 429 (with Retry-After) beyond N API requests per second",
+    )
+    parser.add_argument(
+        "--schema-drift-after",
+        type=int,
+        default=None,
+        metavar="N",
+        help="from the N-th record of each list on, records gain a field and change a type",
+    )
     parser.add_argument("--latency", type=float, default=0.0, metavar="SECONDS")
     parser.add_argument("--fault-rate", type=float, default=0.0, metavar="P")
     return parser
@@ -72,11 +98,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             token_ttl=args.token_ttl,
             token_max_uses=args.token_max_uses,
             rotate_refresh_token=args.rotate_refresh_token,
+            token_lifetime=args.token_lifetime,
+            one_token_per_client=args.one_token_per_client,
+            rate_limit=args.rate_limit,
             latency=args.latency,
             fault_rate=args.fault_rate,
         )
     except ValueError as error:
         parser.error(str(error))
+    if args.schema_drift_after is not None:
+        server.fake_api.evolve_fields(args.schema_drift_after)
     try:
         server.start()
     except OSError as error:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import collections
 import json
+import math
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from email.utils import formatdate
 from typing import Any
+from urllib.parse import urlencode
 
-from .wire import Delivery, Response
+from .wire import Delivery, Request, Response
 
 _STATUS_FAULTS = {"429", "500", "502", "503", "504", "401", "403"}
-_OTHER_FAULTS = {"429-date", "reset", "truncated", "nonjson"}
+_OTHER_FAULTS = {"429-date", "reset", "truncated", "nonjson", "echo"}
 # Answers that are well-formed HTTP but wrong in content, and "pass" (serve this request
 # normally), which lets a test place a fault after N good requests: inject(*["pass"] * N, 500).
 # "empty-page": the normal answer with its records taken out and everything else (next link,
@@ -27,7 +30,7 @@ class Fault:
     """One forced outcome. `kind` is the name used in stats (e.g. "429", "reset", "slow")."""
 
     kind: str
-    seconds: float = 0.0  # Retry-After for 429, the delay for slow
+    seconds: float = 0.0  # Retry-After for 429, the delay for slow, the padding for echo
 
     @property
     def delivery(self) -> Delivery:
@@ -51,8 +54,10 @@ class Fault:
             records[0] = "not-a-record"
         return replace(response, body=json.dumps(document).encode())
 
-    def response(self) -> Response | None:
+    def response(self, request: Request | None = None) -> Response | None:
         """The answer that replaces the normal one; None when the normal answer still goes out."""
+        if self.kind == "echo":
+            return _echo(request, int(self.seconds))
         if self.kind == "429":
             return Response.error(
                 429, "rate limit exceeded", {"Retry-After": str(int(self.seconds))}
@@ -77,6 +82,17 @@ class Fault:
         if self.kind in ("500", "502", "504"):
             return Response.error(int(self.kind), f"injected server error {self.kind}")
         return None
+
+
+def _echo(request: Request | None, padding: int) -> Response:
+    """A careless server's 400: its message quotes the request back (Authorization header,
+    body, URL), credentials and all, after ``padding`` dots (so that a message cut at a fixed
+    length can end inside a credential)."""
+    body = request.body.decode("utf-8", "replace") if request is not None else ""
+    authorization = (request.header("Authorization") if request is not None else None) or ""
+    url = f"{request.path}?{urlencode(request.query)}" if request is not None else ""
+    message = f"{'.' * padding}{authorization} {body} {url}"
+    return Response.error(400, message, error="invalid_request")
 
 
 def _first_record_list(node: Any) -> list[Any] | None:
@@ -105,6 +121,8 @@ def parse_fault(spec: str | int) -> Fault:
             return Fault("429", int(argument))
         if name == "slow":
             return Fault("slow", float(argument or 1))
+        if name == "echo" and argument:
+            return Fault("echo", int(argument))
     except ValueError:
         raise ValueError(f"bad fault argument in {spec!r}") from None
     if not argument and (text in _STATUS_FAULTS | _OTHER_FAULTS | _CONTENT_FAULTS):
@@ -135,6 +153,25 @@ class FaultPlan:
         with self._lock:
             self._queue.extend(faults)
 
+    def serve(
+        self,
+        request: Request,
+        answer: Callable[[Request], Response],
+        count: Callable[[str], None],
+    ) -> Response:
+        """``answer(request)``, unless the next fault replaces or mangles it (the token
+        endpoint's faults: counted as ``token-<kind>``)."""
+        fault = self.next()
+        if fault is None or fault.kind == "pass":
+            return answer(request)
+        count(f"token-{fault.kind}")
+        if fault.kind == "slow":
+            time.sleep(fault.seconds)
+        response = fault.response(request) or answer(request)
+        if fault.delivery != "normal":
+            response = replace(response, delivery=fault.delivery)
+        return response
+
     def next(self) -> Fault | None:
         """The fault for the next API request, if any."""
         with self._lock:
@@ -143,3 +180,34 @@ class FaultPlan:
             if self._rate and self._rng.random() < self._rate:
                 return self._rng.choice(self._random_kinds)
         return None
+
+
+class RateLimit:
+    """At most ``per_second`` API requests in each one-second window; beyond that, 429 with
+    ``Retry-After`` (whole seconds to the window's end), as many APIs count their limits."""
+
+    def __init__(self, per_second: int, clock: Any = time.monotonic) -> None:
+        if per_second < 1:
+            raise ValueError(f"rate_limit must be >= 1 request per second, got {per_second}")
+        self.per_second = per_second
+        self._clock = clock
+        self._window = -1
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def refuse(self) -> Response | None:
+        """None when this request is within the limit, else the 429 answer."""
+        now = self._clock()
+        with self._lock:
+            window = int(now)
+            if window != self._window:
+                self._window, self._count = window, 0
+            self._count += 1
+            if self._count <= self.per_second:
+                return None
+        wait = max(1, math.ceil(window + 1 - now))
+        return Response.error(
+            429,
+            f"rate limit exceeded: {self.per_second} requests per second",
+            {"Retry-After": str(wait)},
+        )

@@ -13,7 +13,7 @@ from typing import Any
 from .apis import API_NAMES, EXTRA_API_NAMES, FAKE_APIS
 from .apis.base import FakeApi, Record, Route
 from .auth import TokenAuthority, demo_credentials
-from .faults import FaultPlan
+from .faults import FaultPlan, RateLimit
 from .wire import ApiError, Request, Response, SandboxHTTPServer
 
 #: Values of ``SandboxServer(broken_paging=...)``.
@@ -62,6 +62,10 @@ class SandboxServer:
     Data is generated once from `seed` and `sizes`; `mutate()` changes it the way a live API
     would between syncs; `inject()` and `fault_rate` make requests fail on purpose;
     `broken_paging` and `link_origin` make paging misbehave (see `_misbehave`).
+
+    Tokens: `token_lifetime` ends them sooner than the `expires_in` they state; with
+    `one_token_per_client` a new token revokes the earlier ones; `revoke_tokens()` is a restart;
+    `inject_token()` makes the token endpoint fail. `rate_limit`: 429 beyond N requests/s.
     """
 
     def __init__(
@@ -82,6 +86,9 @@ class SandboxServer:
         default_page_size: int | None = None,
         broken_paging: str | None = None,
         link_origin: str | None = None,
+        token_lifetime: float | None = None,
+        one_token_per_client: bool = False,
+        rate_limit: int | None = None,
     ) -> None:
         if api not in FAKE_APIS:
             raise ValueError(
@@ -100,8 +107,12 @@ class SandboxServer:
             token_ttl=token_ttl,
             token_max_uses=token_max_uses,
             rotate_refresh_token=rotate_refresh_token,
+            token_lifetime=token_lifetime,
+            one_token_per_client=one_token_per_client,
         )
         self._faults = FaultPlan(seed, fault_rate, fault_kinds)
+        self._token_faults = FaultPlan(seed, 0.0, ())
+        self._rate_limit = RateLimit(rate_limit) if rate_limit is not None else None
         self._routes = self._fake.routes()
         self._stats = _Stats()
         self._host = host
@@ -214,6 +225,14 @@ class SandboxServer:
     def inject(self, *faults: str | int) -> None:
         self._faults.inject(*faults)
 
+    def inject_token(self, *faults: str | int) -> None:
+        """Faults for the next requests to the token endpoint (the same kinds as ``inject``)."""
+        self._token_faults.inject(*faults)
+
+    def revoke_tokens(self) -> None:
+        """Every access token issued so far stops working, as after a server restart."""
+        self._authority.revoke_all()
+
     @property
     def stats(self) -> dict[str, Any]:
         return copy.deepcopy(self._stats.snapshot(self._authority.tokens_issued))
@@ -228,9 +247,13 @@ class SandboxServer:
             host = "127.0.0.1"
         return f"http://{host}:{port}"
 
+    def _grant(self, request: Request) -> Response:
+        """The token endpoint: an injected fault, else the authority's answer."""
+        return self._token_faults.serve(request, self._authority.grant, self._stats.count_fault)
+
     def _serve_token_host(self, request: Request) -> Response:
         if self._scheme.separate_token_host and request.path == self._scheme.grant_path:
-            response = self._authority.grant(request)
+            response = self._grant(request)
         elif self._fake.foreign_host:
             response = self._fake.serve_foreign(request)
             self._stats.count(request, response, token=False)
@@ -242,7 +265,7 @@ class SandboxServer:
 
     def _serve_api_host(self, request: Request) -> Response:
         if not self._scheme.separate_token_host and request.path == self._scheme.grant_path:
-            response = self._authority.grant(request)
+            response = self._grant(request)
             self._stats.count(request, response, token=True)
             return response
         response = self._serve_api(request)
@@ -250,7 +273,11 @@ class SandboxServer:
         return response
 
     def _serve_api(self, request: Request) -> Response:
-        """Latency, then an injected or random fault, then auth, then the endpoint itself."""
+        """The rate limit (counted on arrival), latency, then an injected or random fault, then
+        auth, then the endpoint itself."""
+        refused = self._rate_limit.refuse() if self._rate_limit is not None else None
+        if refused is not None:
+            return refused
         found = self._match(request)
         is_child = isinstance(found, tuple) and found[0].child
         delay = self._latency + (self._child_latency if is_child else 0.0)
@@ -263,7 +290,7 @@ class SandboxServer:
             self._stats.count_fault(fault.kind)
             if fault.kind == "slow":
                 time.sleep(fault.seconds)
-            forced = fault.response()
+            forced = fault.response(request)
             if forced is not None:
                 if fault.kind == "401":
                     self._authority.revoke(request)
