@@ -17,6 +17,7 @@ from tap_example.definition import (
     AuthSpec,
     PaginatorSpec,
     ParentBinding,
+    RateLimit,
     Resource,
     auth_specs,
     format_schema,
@@ -81,6 +82,11 @@ def test_auth_types_and_keys_agree_with_the_schema() -> None:
     for name, spec in AUTH_SPECS.items():
         assert branches[name] == set(spec.keys()), name
     assert set(AUTHENTICATORS) == set(AUTH_SPECS.values())
+
+
+def test_client_rate_limit_keys_agree_with_the_schema() -> None:
+    client = format_schema()["properties"]["client"]["properties"]
+    assert set(client["rate_limit"]["properties"]) == set(RateLimit.keys())
 
 
 def test_an_unknown_paginator_or_auth_type_is_an_error_not_a_default() -> None:
