@@ -19,18 +19,21 @@ the SDK's class attributes (``name``, ``path``, ``primary_keys``, ``replication_
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
 from singer_sdk import Tap, metrics
 from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.singerlib import Catalog, MetadataMapping
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 from typing_extensions import override
 
 from tap_example.definition.model import Definition, Incremental, Resource
 from tap_example.engine.auth import OAuth2Authenticator
+from tap_example.engine.batching import Batch, BatchPool, drain_batches
 from tap_example.engine.children import ChildFanOut
 from tap_example.engine.concurrency import (
     PrefetchAwareRequest,
@@ -40,11 +43,21 @@ from tap_example.engine.concurrency import (
 )
 from tap_example.engine.conform import CompiledRecords
 from tap_example.engine.documents import response_document
-from tap_example.engine.incremental import STATE_SOURCE_KEY, BookmarkTracker, IncrementalPolicy
+from tap_example.engine.incremental import (
+    STATE_SOURCE_KEY,
+    BookmarkTracker,
+    IncrementalPolicy,
+    opted_in,
+)
 from tap_example.engine.paging import DefinitionPaginator, build_paginator
 from tap_example.engine.partition import PartitionState, RequestFunc, StreamRun
 from tap_example.engine.progress import EmittedRecordCounter, StreamProgress
-from tap_example.engine.records import PageReader, RecordSelector, RecordShaper
+from tap_example.engine.records import (
+    PageReader,
+    RecordSelector,
+    RecordShaper,
+    schemas_to_follow,
+)
 from tap_example.engine.request import RequestBuilder
 from tap_example.engine.retry import Renewal, RetryPolicy, failure_message, retry_line
 from tap_example.engine.runtime import Runtime
@@ -58,7 +71,109 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import RequestFunc as SDKRequestFunc
 
 
-class DefinitionStream(SDKStreamHooks):
+class ReplicationHooks(SDKStreamHooks):
+    """The SDK hooks about replication: the catalog's choice of key and method, and state.
+
+    Part of the adapter (:class:`DefinitionStream` extends it); kept apart so each class stays
+    one screenful of hooks.
+    """
+
+    resource: ClassVar[Resource]
+
+    @override
+    def apply_catalog(self, catalog: Catalog) -> None:
+        """The SDK's catalog step; a replication key chosen for an opt-in cursor (Meltano's
+        ``metadata: {stream: {replication-key: ...}}``) makes the stream incremental."""
+        super().apply_catalog(catalog)
+        self.forced_replication_method = opted_in(
+            self.resource.incremental, self.replication_key, self.forced_replication_method
+        )
+
+    @property
+    @override
+    def metadata(self) -> MetadataMapping:
+        """The SDK's catalog metadata; an opt-in cursor (``incremental.opt_in``) is offered as a
+        valid replication key, to be chosen in the catalog (``replication-method: INCREMENTAL``)."""
+        metadata = super().metadata
+        declared = self.resource.incremental
+        if declared is not None and declared.opt_in and not metadata.root.valid_replication_keys:
+            metadata.root.valid_replication_keys = [declared.cursor_path]
+        return metadata
+
+    @override
+    def get_replication_key_signpost(self, context: Context | None = None) -> Any:
+        """The SDK's cap on bookmarks (the sync's start), in the same form as the bookmarks."""
+        signpost = super().get_replication_key_signpost(context)
+        declared = self.resource.incremental
+        if signpost is None or (
+            declared and (declared.numeric or declared.last_value_func == "min")
+        ):
+            return None  # no time cap on numbers, nor on a bookmark that moves back
+        return bookmark_string(signpost)
+
+    @override
+    def compare_start_date(self, value: str, start_date_value: str) -> str:
+        """The later of the bookmark and ``start_date``, compared as instants in any form."""
+        return max(value, start_date_value, key=instant)
+
+    def state_partition(self, context: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        return self.state_manager.get_state_partition_context(context)
+
+
+class RequestHooks(ReplicationHooks):
+    """The SDK hooks that build a stream's requests and run its paging loop, delegating to
+    :class:`~tap_example.engine.request.RequestBuilder` and the paginator registry.
+
+    Part of the adapter (:class:`DefinitionStream` extends it).
+    """
+
+    runtime: Runtime
+    run: StreamRun
+    request_builder: RequestBuilder
+    incremental: IncrementalPolicy
+    fetching: StreamFetching
+
+    @override
+    def get_url(self, context: Context | None) -> str:
+        return self.request_builder.url(self.url_base, context)
+
+    @override
+    def get_new_paginator(self) -> DefinitionPaginator[Any]:
+        paginator = self.fresh_paginator()
+        self.run.partition.paginator = paginator
+        return paginator
+
+    def fresh_paginator(self) -> DefinitionPaginator[Any]:
+        runtime = self.runtime
+        return build_paginator(self.resource.paginator, runtime.page_size, runtime.max_pages)
+
+    @override
+    def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The SDK's paging loop; a paging error names this stream."""
+        self.run.partition.pages_ahead = []  # pages fetched ahead (engine.concurrency)
+        try:
+            yield from super().request_records(context)
+        except PaginationError as exc:
+            raise PaginationError(f"stream '{self.name}': {exc}") from None
+        finally:
+            settle_pages_ahead(self.fetching)
+
+    @override
+    def get_url_params(self, context: Context | None, next_page_token: Any) -> dict[str, Any]:
+        return {**self.request_builder.params(context), **self.incremental.server_filter(context)}
+
+    @override
+    def prepare_request_payload(self, context: Context | None, next_page_token: Any) -> Any:
+        return self.request_builder.payload(context)
+
+    @override
+    def get_http_request(self, *, page: PageContext[Any]) -> HTTPRequest:
+        request = super().get_http_request(page=page)
+        self.request_builder.shape(request, page.next_page_token, page.stream_context)
+        return request
+
+
+class DefinitionStream(RequestHooks):
     """A stream whose behaviour comes from one definition resource."""
 
     definition: ClassVar[Definition]
@@ -73,18 +188,20 @@ class DefinitionStream(SDKStreamHooks):
         self.selector = RecordSelector(self.name, self.resource, self.logger)
         self.progress = StreamProgress(self.name, self.logger)
         self.retry_policy = RetryPolicy.from_handler(self.resource.error_handler, self.settings)
-        self.fanout: ChildFanOut[DefinitionStream] = ChildFanOut(self.name, self._children)
+        self.fanout: ChildFanOut[StreamFetching] = ChildFanOut(self.name, self._children)
         self.incremental = IncrementalPolicy(
             self.name,
-            self.resource.incremental if self.replication_key else None,
+            self.resource.incremental,
             self,
             self.settings,
             lists_every_parent=self.fanout.lists_every_parent,
         )
+        self.incremental.resolve(self.replication_key, self.replication_method)
         self.page_reader = PageReader(self.selector, self.incremental, self.run, self.logger)
         self.compiled_records = CompiledRecords(self.name)
         self.bookmark_tracker = BookmarkTracker(self.name, self.incremental)
         self.request_builder.incremental_values = self.incremental.placeholder_values
+        self.batch_pool = BatchPool(self.tap_name, self.name)
         self.fetching = StreamFetching(self)
         self.reporting = StreamReporting(self)
         self._shaper: RecordShaper | None = None
@@ -144,17 +261,27 @@ class DefinitionStream(SDKStreamHooks):
         self.runtime.prepare_for_requests()
         self.runtime.report.stream_begins(self, context)
         self.run.partition = PartitionState()
+        self.incremental.resolve(self.replication_key, self.replication_method)
         self.bookmark_tracker.start(self.replication_key, self.is_sorted, self.run.partition)
         if self.replication_key:  # the bookmarks this sync writes say what they belong to
             self.stream_state[STATE_SOURCE_KEY] = self.runtime.state_source
+        partition = self.run.partition
+        shard = self.runtime.shard if self.parent_stream_type is None else None
+        if shard is not None and not shard.owns(self.name, self.runtime.top_level_streams):
+            if not self.fanout.wanted_children():
+                return  # another worker emits this stream, and it has no children to share
+            partition.emit = False  # read for the children this worker takes; emit none of it
         try:
             rows = prefetch_children(self.fetching, super().get_records(context), context)
-            if self.replication_key and self.fanout.lists_every_parent():
-                self.run.partition.fan_out_dropped = True
+            if not partition.emit or (self.replication_key and self.fanout.lists_every_parent()):
+                partition.fan_out_dropped = True
+                contexts = partial(self.generate_child_contexts, context=context)
                 rows = self.fanout.children_of_dropped(
-                    rows, self.run.partition.dropped, self._child_contexts(context)
+                    rows, partition.dropped, contexts, all_children=not partition.emit
                 )
             yield from rows
+            if self.parent_stream_type is None:  # the children's last, partial batch files
+                drain_batches(s for s in self.descendent_streams if isinstance(s, DefinitionStream))
         except Exception:
             self.flush_writer()  # records already emitted reach the target before the error
             raise
@@ -163,26 +290,46 @@ class DefinitionStream(SDKStreamHooks):
                 self.concurrency.release_workers()
 
     @override
+    def get_batches(self, batch_config: Any, context: Context | None = None) -> Iterable[Batch]:
+        """A child stream's batches by size across its partitions (``engine.batching``)."""
+        if self.parent_stream_type is None or self.state_partitioning_keys:
+            yield from super().get_batches(batch_config, context)
+        else:
+            yield from self.batch_pool.add(batch_config, self.records_for_batches(context))
+
+    @override
     def post_process(
         self, row: dict[str, Any], context: Context | None = None
     ) -> dict[str, Any] | None:
         """The record shaped for the schema, or ``None`` when it is older than the bookmark
         (its children that need every parent are synced by ``ChildFanOut.children_of_dropped``)."""
-        row = (self._shaper or self._new_shaper()).shape(row, context)
-        if self.replication_key and self.incremental.is_older(row, context):
-            partition = self.run.partition
-            if partition.fan_out_dropped:
-                partition.dropped.append(row)
+        shaped = (self._shaper or self._new_shaper()).shape(row, context)
+        if shaped is None:  # the schema contract skips it (discard_row)
             return None
-        return row
+        partition = self.run.partition
+        if not partition.emit or (
+            self.replication_key and self.incremental.is_older(shaped, context)
+        ):
+            if partition.fan_out_dropped:
+                partition.dropped.append(shaped)
+            return None
+        return shaped
 
-    def shape_record(self, row: dict[str, Any], context: Context | None) -> dict[str, Any]:
+    def shape_record(self, row: dict[str, Any], context: Context | None) -> dict[str, Any] | None:
         return (self._shaper or self._new_shaper()).shape(row, context)
 
     def _new_shaper(self) -> RecordShaper:
         """Built at first use: the schema is final once the catalog is applied."""
-        self._shaper = RecordShaper(self.name, self.resource, self.schema, self.logger)
+        self._shaper = RecordShaper.for_stream(self)
         return self._shaper
+
+    def schema_changed(self, properties: dict[str, Any]) -> None:
+        """The schema contract changed ``properties`` of ``self.schema``: the same in the catalog's
+        schema and the stream maps' (the SCHEMA messages'), then the new SCHEMA goes out."""
+        for schema in schemas_to_follow(self.schema, self.effective_schema, self.stream_maps):
+            schema.setdefault("properties", {}).update(properties)
+        self.compiled_records.reset()
+        self.write_schema_now()
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
@@ -196,50 +343,13 @@ class DefinitionStream(SDKStreamHooks):
     def generate_child_contexts(
         self, record: dict[str, Any], context: Context | None
     ) -> Iterable[Mapping[str, Any] | None]:
-        """No child streams, no child contexts (the SDK would still build and filter one)."""
+        """No child streams, no child contexts (the SDK would still build and filter one); with
+        ``shard``, only the parents this worker takes."""
         if not self.child_streams:
             return ()
-        return super().generate_child_contexts(record, context)
-
-    # -- requests ---------------------------------------------------------------------
-    @override
-    def get_url(self, context: Context | None) -> str:
-        return self.request_builder.url(self.url_base, context)
-
-    @override
-    def get_new_paginator(self) -> DefinitionPaginator[Any]:
-        paginator = self.fresh_paginator()
-        self.run.partition.paginator = paginator
-        return paginator
-
-    def fresh_paginator(self) -> DefinitionPaginator[Any]:
-        runtime = self.runtime
-        return build_paginator(self.resource.paginator, runtime.page_size, runtime.max_pages)
-
-    @override
-    def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """The SDK's paging loop; a paging error names this stream."""
-        self.run.partition.pages_ahead = []  # pages fetched ahead (engine.concurrency)
-        try:
-            yield from super().request_records(context)
-        except PaginationError as exc:
-            raise PaginationError(f"stream '{self.name}': {exc}") from None
-        finally:
-            settle_pages_ahead(self.fetching)
-
-    @override
-    def get_url_params(self, context: Context | None, next_page_token: Any) -> dict[str, Any]:
-        return {**self.request_builder.params(context), **self.incremental.server_filter(context)}
-
-    @override
-    def prepare_request_payload(self, context: Context | None, next_page_token: Any) -> Any:
-        return self.request_builder.payload(context)
-
-    @override
-    def get_http_request(self, *, page: PageContext[Any]) -> HTTPRequest:
-        request = super().get_http_request(page=page)
-        self.request_builder.shape(request, page.next_page_token, page.stream_context)
-        return request
+        contexts = super().generate_child_contexts(record, context)
+        shard = self.runtime.shard if self.parent_stream_type is None else None
+        return shard.taken(contexts) if shard is not None else contexts
 
     @override
     def request_decorator(self, func: SDKRequestFunc) -> SDKRequestFunc:
@@ -300,27 +410,10 @@ class DefinitionStream(SDKStreamHooks):
         """At the end of the run (called for every stream): the writer flushed, a summary."""
         self.flush_writer()
         self.runtime.close()  # the run is over: sessions and workers go
+        contract = self._shaper.contract.summary() if self._shaper else None
+        if contract:
+            self.logger.info("%s", contract)
         self.runtime.report.stream_ends(self.progress)
-
-    # -- state ------------------------------------------------------------------------
-    @override
-    def get_replication_key_signpost(self, context: Context | None = None) -> Any:
-        """The SDK's cap on bookmarks (the sync's start), in the same form as the bookmarks."""
-        signpost = super().get_replication_key_signpost(context)
-        declared = self.resource.incremental
-        if signpost is None or (
-            declared and (declared.numeric or declared.last_value_func == "min")
-        ):
-            return None  # no time cap on numbers, nor on a bookmark that moves back
-        return bookmark_string(signpost)
-
-    @override
-    def compare_start_date(self, value: str, start_date_value: str) -> str:
-        """The later of the bookmark and ``start_date``, compared as instants in any form."""
-        return max(value, start_date_value, key=instant)
-
-    def state_partition(self, context: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-        return self.state_manager.get_state_partition_context(context)
 
     # -- hooks of sdk_compat.SDKStreamHooks ---------------------------------------------
     @override
@@ -341,26 +434,8 @@ class DefinitionStream(SDKStreamHooks):
         sent, self.run.schema_written = self.run.schema_written, True
         return sent
 
-    # -- what engine policies ask of the stream -----------------------------------------
-    @property
-    def incremental_spec(self) -> Incremental | None:
-        return self.incremental.spec
-
-    @property
-    def wanted(self) -> bool:
-        return self.selected or self.has_selected_descendents
-
-    @property
-    def partitioned_state(self) -> bool:
-        return bool(self.state_partitioning_keys)
-
-    def _child_contexts(
-        self, context: Context | None
-    ) -> Callable[[dict[str, Any]], Iterable[Mapping[str, Any] | None]]:
-        return lambda record: self.generate_child_contexts(record=record, context=context)
-
-    def _children(self) -> list[DefinitionStream]:
-        return [child for child in self.child_streams if isinstance(child, DefinitionStream)]
+    def _children(self) -> list[StreamFetching]:
+        return [c.fetching for c in self.child_streams if isinstance(c, DefinitionStream)]
 
 
 class StreamReporting:
@@ -393,11 +468,28 @@ class StreamReporting:
 
 
 class StreamFetching:
-    """A stream as :mod:`tap_example.engine.concurrency` sees it (its ``FetchingStream``)."""
+    """A stream as the engine sees it: :mod:`~tap_example.engine.concurrency`'s
+    ``FetchingStream`` and :mod:`~tap_example.engine.children`'s ``ChildStream``."""
 
     def __init__(self, stream: DefinitionStream) -> None:
         self.stream = stream
         self.run = stream.run
+        self.resource = stream.resource
+
+    @property
+    def incremental_spec(self) -> Incremental | None:
+        return self.stream.incremental.spec
+
+    @property
+    def wanted(self) -> bool:
+        return self.stream.selected or self.stream.has_selected_descendents
+
+    @property
+    def partitioned_state(self) -> bool:
+        return bool(self.stream.state_partitioning_keys)
+
+    def sync(self, context: dict[str, Any] | None = None) -> None:
+        self.stream.sync(context=context)
 
     @property
     def concurrency(self) -> TapConcurrency:
@@ -416,6 +508,7 @@ class StreamFetching:
 
     def first_request(self, context: Any) -> requests.PreparedRequest:
         stream = self.stream
+        stream.incremental.resolve(stream.replication_key, stream.replication_method)
         return stream.prepare_first_sdk_request(context, stream.fresh_paginator())
 
     def live_request(self) -> RequestFunc:
@@ -432,11 +525,14 @@ class StreamFetching:
     ) -> Sequence[tuple[StreamFetching, Mapping[str, Any]]]:
         stream = self.stream
         child_context = stream.get_child_context(record, context)
-        older = stream.incremental.is_older(record, context)
-        return [
-            (child.fetching, child.preprocess_context(dict(child_context)))
-            for child in stream.fanout.synced_for(older=older)
-        ]
+        shard = stream.runtime.shard if stream.parent_stream_type is None else None
+        if shard is not None and not shard.takes(child_context):
+            return []  # another worker syncs this parent's children
+        if not stream.run.partition.emit:
+            children = stream.fanout.wanted_children()
+        else:
+            children = stream.fanout.synced_for(older=stream.incremental.is_older(record, context))
+        return [(child, child.stream.preprocess_context(dict(child_context))) for child in children]
 
 
 def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -450,9 +546,11 @@ def make_stream_class(
     parent_class: type[DefinitionStream] | None,
 ) -> type[DefinitionStream]:
     """Build the ``DefinitionStream`` subclass for one resource."""
-    # `replace` resources are re-read whole every run (full table, ACTIVATE_VERSION).
-    incremental = resource.incremental if resource.write_disposition != "replace" else None
-    per_parent_state = bool(incremental and incremental.per_parent and resource.bindings)
+    # `replace` resources are re-read whole every run (full table, ACTIVATE_VERSION); an opt-in
+    # cursor (creation times) is used only when the catalog asks for it.
+    declared = resource.incremental if resource.write_disposition != "replace" else None
+    incremental = declared if declared is not None and not declared.opt_in else None
+    per_parent_state = bool(declared and declared.per_parent and resource.bindings)
     attributes: dict[str, Any] = {
         "__doc__": f"Stream '{resource.name}': {resource.method} {resource.path}",
         "__module__": __name__,
@@ -465,8 +563,8 @@ def make_stream_class(
         if resource.write_disposition != "append"
         else [],
         "replication_key": incremental.cursor_path if incremental else None,
-        "is_sorted": bool(incremental and incremental.row_order == "asc"),
-        "check_sorted": not (incremental and incremental.last_value_func == "min"),
+        "is_sorted": bool(declared and declared.row_order == "asc"),
+        "check_sorted": not (declared and declared.last_value_func == "min"),
         "selected_by_default": resource.selected,
         "parent_stream_type": parent_class,
         "state_partitioning_keys": (

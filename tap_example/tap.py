@@ -12,26 +12,26 @@ from typing import Any, NoReturn
 
 import click
 from singer_sdk import Stream
-from singer_sdk import typing as th
 from singer_sdk.plugin_base import SingerCommand
 from typing_extensions import override
 
-from tap_example import __version__
 from tap_example.definition import BUILTIN_APIS, Definition, Resource, load_definition
 from tap_example.engine.incremental import (
     describe_foreign_bookmarks,
     drop_foreign_bookmarks,
     normalise_bookmarks,
 )
-from tap_example.engine.logs import METRICS_LOG_LEVEL_SETTING, metrics_level, quiet_tap_logs
+from tap_example.engine.logs import metrics_level, quiet_tap_logs
 from tap_example.engine.progress import RunReport, RunStart, bookmarked_streams
-from tap_example.engine.runtime import DEFAULT_MAX_PAGES, DEFAULT_USER_AGENT, Runtime
+from tap_example.engine.runtime import DEFAULT_USER_AGENT, Runtime
+from tap_example.engine.sharding import Shard
 from tap_example.engine.writer import FastSingerWriter
 from tap_example.errors import ConfigError, DefinitionError, TapExampleError
 from tap_example.inference import SchemaSampler
 from tap_example.redact import redact, register_secret
 from tap_example.schemas_loader import load_stream_schema
 from tap_example.sdk_compat import SDKTapHooks
+from tap_example.settings import CONFIG_SCHEMA
 from tap_example.settings_hints import unknown_settings
 from tap_example.streams import DefinitionStream, make_stream_class
 from tap_example.timestamps import parse_timestamp
@@ -76,124 +76,7 @@ class TapExample(SDKTapHooks):
     name = "tap-example"
     message_writer_class = FastSingerWriter  # msgspec encoding, no flush per record
 
-    config_jsonschema = th.PropertiesList(
-        th.Property(
-            "api",
-            th.StringType,
-            allowed_values=list(BUILTIN_APIS),
-            title="Built-in API",
-            description="Built-in definition to extract: "
-            + ", ".join(BUILTIN_APIS)
-            + ". Set this or api_file.",
-        ),
-        th.Property(
-            "api_file",
-            th.StringType,
-            title="API definition file",
-            description="Path to your own definition (YAML or JSON, dlt rest_api structure). Set this or api.",
-        ),
-        th.Property(
-            "base_url",
-            th.StringType,
-            title="Base URL",
-            description="Overrides the definition's API base URL.",
-        ),
-        th.Property(
-            "token_url",
-            th.StringType,
-            title="Token URL",
-            description="Overrides the definition's OAuth2 token endpoint.",
-        ),
-        th.Property("client_id", th.StringType, title="Client ID", description="OAuth2 client ID."),
-        th.Property(
-            "client_secret",
-            th.StringType,
-            secret=True,
-            title="Client secret",
-            description="OAuth2 client secret.",
-        ),
-        th.Property(
-            "refresh_token",
-            th.StringType,
-            secret=True,
-            title="Refresh token",
-            description="OAuth2 refresh token (refresh-token grant); a rotated token is followed within a run.",
-        ),
-        th.Property(
-            "api_key",
-            th.StringType,
-            secret=True,
-            title="API key",
-            description="API key or static bearer token.",
-        ),
-        th.Property(
-            "account_id",
-            th.StringType,
-            title="Account ID",
-            description="Account identifier sent where the API needs one.",
-        ),
-        th.Property(
-            "start_date",
-            th.DateTimeType,
-            title="Start date",
-            description="Earliest replication-key value to extract on the first run (RFC 3339).",
-        ),
-        th.Property(
-            "max_retries",
-            th.IntegerType,
-            title="Max retries",
-            description="Overrides the definition's retries per request.",
-        ),
-        th.Property(
-            "backoff_factor",
-            th.CustomType({"type": ["number", "string"]}),  # env vars arrive as strings
-            title="Backoff factor",
-            description="Overrides the definition's backoff: waits are backoff_factor * 2**n seconds.",
-        ),
-        th.Property(
-            "request_timeout",
-            th.IntegerType,
-            default=60,
-            title="Request timeout",
-            description="Seconds per request.",
-        ),
-        th.Property(
-            "page_size",
-            th.IntegerType,
-            title="Page size",
-            description="Overrides the definition's page size where the API takes one.",
-        ),
-        th.Property(
-            "max_pages_per_partition",
-            th.IntegerType,
-            default=DEFAULT_MAX_PAGES,
-            title="Max pages per partition",
-            description="Guard against runaway paging: a stream (or one parent's child requests) "
-            "that needs more pages than this ends with an error.",
-        ),
-        th.Property(
-            "max_concurrency",
-            th.IntegerType,
-            default=8,
-            title="Max concurrency",
-            description="Requests in flight for child partitions.",
-        ),
-        th.Property(
-            "user_agent",
-            th.StringType,
-            title="User agent",
-            description=f"User-Agent header sent on every request (default tap-example/{__version__}).",
-        ),
-        th.Property(
-            "sandbox",
-            th.BooleanType,
-            default=False,
-            title="Sandbox",
-            description="Start the built-in fake of the chosen API on 127.0.0.1 in-process and extract from it; "
-            "no credentials needed.",
-        ),
-        METRICS_LOG_LEVEL_SETTING,
-    ).to_dict()
+    config_jsonschema = CONFIG_SCHEMA
 
     @override
     def __init__(self, *, state: Any = None, **kwargs: Any) -> None:
@@ -278,7 +161,6 @@ class TapExample(SDKTapHooks):
             where, self.runtime.base_url, selected, len(self.streams), self.state_given, bookmarked
         )
 
-
     def _flush_output(self) -> None:
         flush = getattr(self.message_writer, "flush", None)
         if callable(flush):
@@ -328,6 +210,23 @@ class TapExample(SDKTapHooks):
         return [cls(tap=self, runtime=self.runtime) for cls in classes.values()]
 
     @override
+    def run_discovery(self) -> str:
+        """The catalog; with ``discover_sample_pages`` each stream's schema first gains the
+        fields its first pages hold, so Meltano's ``select`` shows them."""
+        pages = int(self.settings.get("discover_sample_pages") or 0)
+        if pages:
+            sampler = SchemaSampler(self, self.runtime, pages=pages)
+            for stream in self.streams.values():
+                if isinstance(stream, DefinitionStream):
+                    added = sampler.extend(type(stream), stream.schema)
+                    if added:
+                        stream.forget_metadata()
+                        self.logger.info(
+                            "stream '%s': sampling added fields %s", stream.name, ", ".join(added)
+                        )
+        return super().run_discovery()
+
+    @override
     def load_state(self, state: dict[str, Any]) -> None:
         """Apply only the bookmarks written for this API and base URL (the others are dropped,
         said in one warning line), and bring them into the fixed-width UTC form the streams write
@@ -349,6 +248,8 @@ def _check_settings(settings: dict[str, Any]) -> None:
     for name in ("page_size", "max_concurrency", "request_timeout", "max_pages_per_partition"):
         _number(settings, name, int, minimum=1, wording="a positive integer")
     _number(settings, "max_retries", int, minimum=0, wording="a non-negative integer")
+    _number(settings, "discover_sample_pages", int, minimum=0, wording="a non-negative integer")
+    Shard.parse(settings.get("shard"))  # 'i/n', or a one-line error naming the setting
     _number(settings, "backoff_factor", float, minimum=0, wording="a non-negative number")
     check_settings(settings)  # URLs, max_requests_per_second, token_store_dir
     start = settings.get("start_date")

@@ -382,6 +382,7 @@ def _build_resource(
         include_from_parent=tuple(raw.get("include_from_parent") or ()),
         schema_file=_schema_file(raw, where, origin, base_dir, api_name),
         selected=bool(raw.get("selected", True)),
+        schema_contract=raw.get("schema_contract"),
     )
 
 
@@ -494,6 +495,7 @@ def _incremental(
         row_order=raw.get("row_order"),
         per_parent=bool(raw.get("per_parent", False)),
         start_format=str(raw.get("start_format") or "rfc3339"),
+        opt_in=bool(raw.get("opt_in", False)),
         end_param=raw.get("end_param"),
         end_value=fill(raw.get("end_value"), f"{ep}.incremental.end_value"),
         lag=float(raw["lag"]) if raw.get("lag") is not None else None,

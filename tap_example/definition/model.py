@@ -259,6 +259,9 @@ class Incremental:
     #: How ``start_param`` carries the start: ``rfc3339``, ``date``, ``epoch``, ``epoch_ms`` or
     #: a pendulum format pattern (``YYYY-MM-DD HH:mm:ss``).
     start_format: str = "rfc3339"
+    #: The cursor is a creation time (it never changes when the record does): the stream is read
+    #: in full unless the catalog chooses this key (the resource is append-only for the user).
+    opt_in: bool = False
     #: dlt's keys: the end of the range (a backfill; no bookmark is kept while it is set) and
     #: the query parameter that carries it.
     end_param: str | None = None
@@ -317,6 +320,8 @@ class Resource:
     include_from_parent: tuple[str, ...] = ()
     schema_file: Path | None = None
     selected: bool = True
+    #: dlt's schema contract for this resource: a mode, or ``{columns: ..., data_type: ...}``.
+    schema_contract: str | Mapping[str, str] | None = None
 
     @property
     def parent(self) -> str | None:

@@ -21,6 +21,7 @@ from tap_example.engine.auth import build_authenticator
 from tap_example.engine.concurrency import DEFAULT_MAX_CONCURRENCY, TapConcurrency
 from tap_example.engine.progress import RunReport
 from tap_example.engine.retry import RetryPolicy
+from tap_example.engine.sharding import Shard
 from tap_example.engine.tokenstore import TokenStore
 from tap_example.userinput import check_url
 
@@ -69,6 +70,15 @@ class Runtime:
             netloc = f"{host}:{parts.port}" if parts.port else host
             base = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
         return {"api": self.definition.name, "base_url": base}
+
+    @cached_property
+    def shard(self) -> Shard | None:
+        """This worker's share of the run (the ``shard`` setting), if the run is split."""
+        return Shard.parse(self.settings.get("shard"))
+
+    @cached_property
+    def top_level_streams(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.definition.resources if r.parent is None)
 
     @property
     def page_size(self) -> int | None:
