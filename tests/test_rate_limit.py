@@ -107,10 +107,21 @@ def test_without_a_stated_rate_the_first_429_sets_one_from_the_measured_rate() -
     assert policy.rate is not None and before < policy.rate < 30
 
 
+def test_a_retry_after_of_zero_halves_concurrency_but_keeps_the_rate() -> None:
+    """The API says the limit has already reset: no reason to send slower than before."""
+    clock = Clock()
+    policy = RateLimitPolicy(8, 20.0, clock=clock)
+    policy.limited(policy.acquire(), 0.0)
+    assert policy.limit == 4 and policy.rate == 20.0 and policy.resume_at == 0.0
+    unstated = RateLimitPolicy(8, clock=clock)
+    unstated.limited(unstated.acquire(), 0.0)
+    assert unstated.limit == 4 and unstated.rate is None
+
+
 def test_a_stated_rate_is_lowered_by_429s_and_recovers_only_up_to_itself() -> None:
     clock = Clock()
     policy = RateLimitPolicy(4, 20.0, clock=clock)
-    policy.limited(policy.acquire(), 0.0)
+    policy.limited(policy.acquire(), None)  # no Retry-After: the rate slows
     assert policy.rate == pytest.approx(14.0)
     for _ in range(2000):
         clock.now += 0.1  # slower than 14/s: the fake clock never makes anyone wait
@@ -124,6 +135,11 @@ LIMITED: dict[str, Any] = {
     "rate_limit": 40,
     "latency": 0.002,
 }
+
+
+#: The issue's measurement: 20 requests/s API-wide, 16 workers, 5 ms answers (before the shared
+#: policy, 23-26 % of requests were answered 429 here).
+LIMITED_20: dict[str, Any] = {**LIMITED, "rate_limit": 20, "latency": 0.005}
 
 
 def _share(server: SandboxServer) -> tuple[int, float]:
@@ -142,7 +158,7 @@ def test_with_the_stated_limit_almost_no_request_is_refused(sandbox: SandboxServ
     assert share <= 0.02, (limited, share)
 
 
-@pytest.mark.parametrize("sandbox", [LIMITED], indirect=True)
+@pytest.mark.parametrize("sandbox", [LIMITED_20], indirect=True)
 def test_without_the_stated_limit_the_shared_policy_keeps_429s_rare(
     sandbox: SandboxServer,
 ) -> None:

@@ -136,7 +136,7 @@ class TapConcurrency:
                 answer = getattr(exc, "response", None)
                 if isinstance(answer, requests.Response) and answer.status_code == 429:
                     # Without Retry-After, the retry's backoff sets the pause (on_retry).
-                    gate.limited(sent_at, retry_after_seconds(answer) or 0.0)
+                    gate.limited(sent_at, retry_after_seconds(answer))
                 raise
             finally:
                 gate.release(sent_at, succeeded=succeeded)

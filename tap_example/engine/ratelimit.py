@@ -133,22 +133,26 @@ class RateLimitPolicy:
                     self.rate = min(cap, self.rate + self._step / self.rate)
             self._cond.notify_all()
 
-    def limited(self, sent_at: float, pause: float) -> None:
-        """A 429 for the request sent at ``sent_at``: everyone waits ``pause`` seconds, and the
-        first 429 of an episode (a request sent after the last decrease) halves the window and
-        slows the rate."""
+    def limited(self, sent_at: float, retry_after: float | None) -> None:
+        """A 429 for the request sent at ``sent_at``: everyone waits ``retry_after`` seconds,
+        and the first 429 of an episode (a request sent after the last decrease) halves the
+        window and slows the rate. A ``Retry-After`` of 0 (or a date already past) says the
+        limit has reset: the window still halves, the rate stays. ``None``: no ``Retry-After``
+        (the retry's backoff sets the pause, through :meth:`pause`)."""
         with self._cond:
             now = self._clock()
             self.rate_limited += 1
-            self.resume_at = max(self.resume_at, now + max(0.0, pause))
+            self.resume_at = max(self.resume_at, now + max(0.0, retry_after or 0.0))
             if sent_at > self._last_decrease:
-                self._decrease(now)
+                self._decrease(now, slow_rate=retry_after is None or retry_after > 0)
             self._cond.notify_all()
 
-    def _decrease(self, now: float) -> None:
+    def _decrease(self, now: float, *, slow_rate: bool) -> None:
         self.decreases += 1
         self._last_decrease = now
         self.window = max(1.0, self.window / 2)
+        if not slow_rate:
+            return
         if self.rate is None:  # the first 429 without a stated rate: measure one
             measured = sum(1 for sent in self._sent if sent >= now - MEASURE_SPAN) / MEASURE_SPAN
             self.rate = max(MIN_RATE, measured)
