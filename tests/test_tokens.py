@@ -290,6 +290,13 @@ def test_a_store_that_cannot_be_written_is_a_warning_not_a_failure(tmp_path: Pat
     assert any("could not be kept in" in line for line in run.log)
 
 
+def test_the_in_process_sandbox_keeps_no_tokens(private_state_home: Path) -> None:
+    """``sandbox: true`` starts a new sandbox, on a new port, every run: nothing to keep."""
+    run = sync({"api": "crm", "sandbox": True, **FAST})
+    assert run.error is None
+    assert not (private_state_home / "tap-example").exists()
+
+
 def test_nothing_is_written_outside_the_configured_state_home(private_state_home: Path) -> None:
     """The autouse fixture keeps every test's tokens out of the real home."""
     assert os.environ["XDG_STATE_HOME"] == str(private_state_home)

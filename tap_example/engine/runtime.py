@@ -109,8 +109,16 @@ class Runtime:
             origin=self.definition.origin,
             timeout=float(self.timeout),
             retry_policy=self.token_retry_policy,
-            token_store=TokenStore.from_setting(self.settings.get("token_store_dir")),
+            token_store=self.token_store,
         )
+
+    @property
+    def token_store(self) -> TokenStore | None:
+        """Where rotated refresh tokens are kept between runs (``token_store_dir``); none for
+        the in-process sandbox, whose token endpoint lives on a new port every run."""
+        if self.settings.get("sandbox"):
+            return None
+        return TokenStore.from_setting(self.settings.get("token_store_dir"))
 
     @property
     def max_requests_per_second(self) -> float | None:
