@@ -305,3 +305,71 @@ def test_nothing_is_written_outside_the_configured_state_home(private_state_home
         assert sync({**server.tap_config(), **FAST}).error is None
     assert time.monotonic() - started < 60
     assert any(private_state_home.rglob("*.json"))
+
+
+# --------------------------------------------------------------------------- the sandbox's switches
+
+
+def _token(server: SandboxServer) -> str:
+    form = {"grant_type": "client_credentials", **server.credentials}
+    answer = requests.post(server.token_url or "", data=form, timeout=5)
+    assert answer.ok, answer.text
+    token: str = answer.json()["access_token"]
+    return token
+
+
+def _customers(server: SandboxServer, token: str) -> int:
+    headers = {"Authorization": f"Bearer {token}"}
+    return requests.get(f"{server.base_url}/customers", headers=headers, timeout=5).status_code
+
+
+def test_the_sandbox_revokes_tokens_as_asked() -> None:
+    with SandboxServer(api="payments", one_token_per_client=True) as server:
+        first = _token(server)
+        assert _customers(server, first) == 200
+        second = _token(server)  # another job, same client: the first token is revoked
+        assert (_customers(server, first), _customers(server, second)) == (401, 200)
+        server.revoke_tokens()  # a restart
+        assert _customers(server, second) == 401
+    with SandboxServer(api="payments", token_lifetime=0.3) as server:
+        answer = requests.post(
+            server.token_url or "",
+            data={"grant_type": "client_credentials", **server.credentials},
+            timeout=5,
+        ).json()
+        assert answer["expires_in"] == 3600  # what it says ...
+        assert _customers(server, answer["access_token"]) == 200
+        time.sleep(0.4)
+        assert _customers(server, answer["access_token"]) == 401  # ... is not what it does
+
+
+def test_the_sandbox_token_endpoint_fails_as_asked() -> None:
+    with SandboxServer(api="payments") as server:
+        server.inject_token("503", "echo:3")
+        form = {"grant_type": "client_credentials", **server.credentials}
+        answers = [requests.post(server.token_url or "", data=form, timeout=5) for _ in range(3)]
+        assert [a.status_code for a in answers] == [503, 400, 200]
+        assert answers[1].json()["message"].startswith("... grant_type=client_credentials")
+        assert server.stats["faults"] == {"token-503": 1, "token-echo": 1}
+
+
+def test_the_sandbox_cli_takes_the_new_switches() -> None:
+    command = [
+        sys.executable, "-m", "tap_example.sandbox", "--api", "payments", "--port", "0",
+        "--one-token-per-client", "--token-lifetime", "5", "--rate-limit", "2",
+    ]  # fmt: skip
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            config = json.loads(process.stdout.readline())
+            form = {"grant_type": "client_credentials", **config}
+            token = requests.post(config["token_url"], data=form, timeout=5).json()["access_token"]
+            headers = {"Authorization": f"Bearer {token}"}
+            statuses = [
+                requests.get(f"{config['base_url']}/events", headers=headers, timeout=5)
+                for _ in range(6)  # at most two windows of 2: some are refused
+            ]
+            limited = [s for s in statuses if s.status_code == 429]
+            assert limited and all(int(s.headers["Retry-After"]) >= 1 for s in limited)
+        finally:
+            process.kill()
