@@ -90,8 +90,9 @@ def dependency_problem() -> str | None:
     if old is not None and version_tuple(old) < below:
         return (
             f"backoff {old} is installed over python-backoff, but tap-example needs "
-            f"python-backoff>=2.2.2 (the `backoff` module of backoff {old} breaks retries): "
-            f"uninstall backoff; {_ADVICE}"
+            f"python-backoff>=2.2.2 (the `backoff` module of backoff {old} breaks retries; "
+            "`pip uninstall -y backoff && pip install --force-reinstall python-backoff` repairs "
+            f"this environment): {_ADVICE}"
         )
     return None
 
