@@ -333,7 +333,9 @@ class DefinitionStream(RequestHooks):
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
-        return self.page_reader.read(response, self.context)
+        records = self.page_reader.read(response, self.context)
+        (self._shaper or self._new_shaper()).contract.absorb(records)  # one SCHEMA per page
+        return records
 
     @override
     def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:

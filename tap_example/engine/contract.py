@@ -17,7 +17,7 @@ types); a single mode sets both. Only top-level fields are checked: nested objec
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -156,6 +156,46 @@ class SchemaContract:
             self.on_change(changes)
         self._fits.add((*row, *map(type, row.values())))
         return row
+
+    def absorb(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Evolve for a whole page at once, before its records go out: every new field and
+        widened type the page brings in one schema change (one SCHEMA message, not one per
+        record that brings something), the new fields typed from all their values on the page."""
+        columns = self.spec.columns == "evolve"
+        data_type = self.spec.data_type == "evolve"
+        if not (columns or data_type):
+            return
+        new: dict[str, list[Any]] = {}
+        widen: dict[str, set[str]] = {}
+        for row in rows:
+            if (*row, *map(type, row.values())) in self._fits:
+                continue
+            for name, value in row.items():
+                if name not in self.fields:
+                    if columns:
+                        new.setdefault(name, []).append(value)
+                    continue
+                allowed = self._allowed[name]
+                if data_type and allowed is not None and type(value) not in allowed:
+                    widen.setdefault(name, set()).add(_JSON_TYPE.get(type(value), "string"))
+        changes: dict[str, Any] = {}
+        for name, values in new.items():
+            schema = value_schema(values)
+            if any(isinstance(v, (dict, list)) for v in values):  # kept whole
+                schema.pop("properties", None)
+                schema.pop("items", None)
+            self.schema["properties"][name] = changes[name] = schema
+            self.added.append(name)
+        for name, extra in widen.items():
+            prop = self.schema["properties"][name]
+            kind = prop.get("type")
+            names = [kind] if isinstance(kind, str) else list(kind or [])
+            prop["type"] = names + sorted(extra - set(names))
+            changes[name] = prop
+            self.widened.append(f"{name} (+{', '.join(sorted(extra))})")
+        if changes:
+            self._compile()
+            self.on_change(changes)
 
     def _new_field(self, name: str, value: Any, mode: Mode) -> str:
         if mode == "evolve":
