@@ -164,3 +164,35 @@ def test_a_right_path_or_a_short_page_says_nothing(
 ) -> None:
     run_tap(lab_config(lab, lab_definition(tmp_path, "events")))
     assert not [r for r in caplog.records if "paginator's path" in r.getMessage()]
+
+
+def test_an_empty_middle_page_with_a_link_header_does_not_end_the_list(tmp_path: Path) -> None:
+    """header_link: one task's comments, one per page; the second page comes back empty with
+    its Link header kept."""
+    with SandboxServer("lab") as server:
+        fake: Any = server.fake_api
+        project_id, task = next(
+            (pid, t)
+            for pid, tasks in fake.children["tasks"].items()
+            for t in tasks
+            if len(fake.comments[t["id"]]) >= 3
+        )
+        comments = fake.comments[task["id"]]
+        document = yaml.safe_load(LAB_DEFINITION.read_text())
+        document["resources"] = [
+            {
+                "name": "task_comments",
+                "primary_key": "id",
+                "endpoint": {
+                    "path": f"/projects/{project_id}/tasks/{task['id']}/comments",
+                    "paginator": {"type": "header_link", "limit": 1},
+                },
+            }
+        ]
+        definition = tmp_path / "lab-comments.yaml"
+        definition.write_text(yaml.safe_dump(document, sort_keys=False))
+        tap = TapExample(config=lab_config(server, definition))
+        _ = tap.streams  # discovery samples the first page now, before the fault
+        server.inject("pass", "empty-page")
+        emitted = [m["record"]["id"] for m in sync(tap) if m["type"] == "RECORD"]
+    assert emitted == [c["id"] for c in comments if c["id"] != comments[1]["id"]]
