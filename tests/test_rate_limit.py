@@ -5,6 +5,9 @@ without it a rate is learned from the 429s. Measured against the sandbox's API-w
 from __future__ import annotations
 
 import itertools
+import re
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -198,3 +201,23 @@ def test_a_bad_max_requests_per_second_is_one_line(value: Any) -> None:
         ConfigError, match=r"^setting 'max_requests_per_second': must be a positive"
     ):
         TapExample(config={"api": "payments", "max_requests_per_second": value}).settings  # noqa: B018
+
+
+def test_the_rate_limit_benchmark_prints_its_table() -> None:
+    """A smoke run of ``benchmarks/rate_limit.py`` at a tiny size: the table, not the timing."""
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "rate_limit.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--limit", "100", "--customers", "10", "--latency", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "| policy | API requests | 429s | 429 share | wall | every record once |" in done.stdout
+    for name in ("per worker", "shared policy", "shared policy + max_requests_per_second"):
+        assert re.search(
+            rf"^\| {re.escape(name)} \| \d+ \| \d+ \| [\d.]+% \| [\d.]+ s \| yes \|$",
+            done.stdout,
+            re.MULTILINE,
+        ), done.stdout
