@@ -198,6 +198,10 @@ class OAuth2Authenticator(HostBoundAuthenticator, OAuthAuthenticator):
 
     #: Seconds (low, high) of the random pause before a token is renewed after a 401.
     renewal_pause: tuple[float, float] = (0.05, 0.25)
+    #: Fresh tokens refused in a row before the credentials count as not working: another job
+    #: taking the only token its client may hold can revoke a fresh token before its first use,
+    #: so one such refusal proves nothing; three in a row (with growing pauses) do.
+    fresh_refusals_allowed = 3
 
     def __init__(
         self,
@@ -236,6 +240,7 @@ class OAuth2Authenticator(HostBoundAuthenticator, OAuthAuthenticator):
         self._refreshed_at = 0.0
         self._fresh = False  # the current token was obtained because a request was refused
         self._proven = False  # the API has accepted the current token at least once
+        self._fresh_refusals = 0  # fresh tokens refused in a row, none of them ever accepted
         for secret in (client_secret, refresh_token):
             register_secret(secret)
         self.kept = KeptRefreshToken(self, token_store, configured=refresh_token)
@@ -286,9 +291,12 @@ class OAuth2Authenticator(HostBoundAuthenticator, OAuthAuthenticator):
             if current is not None and rejected_token not in (None, current):
                 return Renewal.REPLACED
             if current is not None and self._fresh and not self._proven:
-                return Renewal.REFUSED
+                self._fresh_refusals += 1
+                if self._fresh_refusals >= self.fresh_refusals_allowed:
+                    return Renewal.REFUSED
             low, high = self.renewal_pause
-            time.sleep(random.uniform(low, high))  # noqa: S311 - jitter, not a secret
+            pause = random.uniform(low, high) * (1 + self._fresh_refusals)  # noqa: S311 - jitter
+            time.sleep(pause)
             self._obtain(after_refusal=True)
             return Renewal.RENEWED
 
@@ -301,6 +309,7 @@ class OAuth2Authenticator(HostBoundAuthenticator, OAuthAuthenticator):
         """The API answered a request carrying ``token`` without refusing it."""
         if not self._proven and token is not None and token == self.access_token:
             self._proven = True
+            self._fresh_refusals = 0
 
     @override
     def add_credentials(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
