@@ -142,3 +142,34 @@ def test_next_pages_fetched_ahead_cost_no_extra_requests_and_are_not_kept(
         assert isinstance(stream, DefinitionStream)
         assert len(stream.run.prefetched) == 0
         assert stream.run.partition.pages_ahead is None
+
+
+@pytest.mark.parametrize("sandbox", ["clinical"], indirect=True)
+def test_pages_of_a_list_with_a_total_are_fetched_concurrently_in_page_order(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Page fan-out (issue 16): a page-number list whose body says how many pages there are
+    has up to max_concurrency pages in flight; each page is requested once, and the records
+    go out in the order of the sequential run."""
+    config = {**sandbox.tap_config(), "page_size": 5}
+    before = dict(sandbox.stats["by_path"])
+    sequential = run_tap({**config, "max_concurrency": 1})
+    once = {k: v - before.get(k, 0) for k, v in sandbox.stats["by_path"].items()}
+    held: list[int] = []
+    original = PrefetchAwareRequest.send_next_page_ahead
+
+    def watching(self: PrefetchAwareRequest, response: Any, context: Any) -> None:
+        original(self, response, context)
+        held.append(len(self.stream.run.partition.pages_ahead or []))
+
+    monkeypatch.setattr(PrefetchAwareRequest, "send_next_page_ahead", watching)
+    before = dict(sandbox.stats["by_path"])
+    fanned = run_tap({**config, "max_concurrency": 4})
+    again = {k: v - before.get(k, 0) for k, v in sandbox.stats["by_path"].items()}
+    assert max(held) == 4  # several pages in flight, never more than max_concurrency
+    assert {k: v for k, v in again.items() if v} == {k: v for k, v in once.items() if v}
+
+    def records(messages: list[dict[str, Any]]) -> list[Any]:
+        return [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == "study"]
+
+    assert records(fanned) == records(sequential) and len(records(fanned)) > 20

@@ -226,8 +226,11 @@ class PrefetchAwareRequest:
 
     def send_next_page_ahead(self, response: requests.Response, context: Any) -> None:
         """While the SDK turns this page into records, the next page is already on its way
-        (the server's time overlaps ours). Not for newest-first incremental lists, which may
-        stop after this page; a page fetched ahead and not used is dropped at the end."""
+        (the server's time overlaps ours); where a total says how many pages follow (offset
+        and page-number lists), up to ``max_concurrency`` of them (page fan-out). Records still
+        go out in page order: the SDK asks for the pages one after another and gets each answer
+        from here. Not for newest-first incremental lists, which may stop after this page; a
+        page fetched ahead and not used is dropped at the end."""
         stream = self.stream
         concurrency = stream.concurrency
         partition = stream.run.partition
@@ -241,21 +244,23 @@ class PrefetchAwareRequest:
         ):
             return
         try:
-            token = paginator.peek_next(response)
+            tokens = paginator.peek_ahead(response, concurrency.max_concurrency)
         except Exception:  # the SDK's own advance reports what is wrong
             return
-        if token is None:
-            return
-        ahead = stream.request_for(context, token)
-        key = request_key(ahead)
+        wanted = [stream.request_for(context, token) for token in tokens]
+        keys = [request_key(prepared) for prepared in wanted]
         answers = stream.run.prefetched
-        # One page ahead at a time: the previous one has just been used (or was not wanted).
+        # Pages ahead that are no longer ahead (just used, or not wanted) go.
         for old_key, _ in pages_ahead:
-            answers.drop([old_key])
-        pages_ahead.clear()
-        future = concurrency.pool.submit(self.live, ahead, context)
-        answers.put(key, future)
-        pages_ahead.append((key, future))
+            if old_key not in keys:
+                answers.drop([old_key])
+        pages_ahead[:] = [(k, f) for k, f in pages_ahead if k in keys]
+        sent = {k for k, _ in pages_ahead}
+        for key, prepared in zip(keys, wanted, strict=True):
+            if key not in sent:
+                future = concurrency.pool.submit(self.live, prepared, context)
+                answers.put(key, future)
+                pages_ahead.append((key, future))
 
 
 def settle_pages_ahead(stream: FetchingStream) -> None:

@@ -153,6 +153,20 @@ class DefinitionPaginator(BaseAPIPaginator[Any], Generic[SpecT]):
             return None
         return token
 
+    def peek_ahead(self, response: requests.Response, count: int) -> list[Any]:
+        """The tokens of the pages that can be requested now, up to ``count``: the next one
+        (:meth:`peek_next`), or - where a total says how many follow - several."""
+        token = self.peek_next(response)
+        return [] if token is None else [token]
+
+    def _within_limits(self, pages_after: int) -> bool:
+        """Whether a page that many pages on is still within ``maximum_page`` and the
+        ``max_pages_per_partition`` guard."""
+        return not (
+            (self.maximum_page is not None and pages_after >= self.maximum_page)
+            or (self.max_pages is not None and pages_after >= self.max_pages)
+        )
+
     def check_page_is_new(self, response: requests.Response, records: list[Any]) -> None:
         """The records of a page already served in this partition mean paging is stuck
         (say, a page number the server ignores): stop before emitting them twice."""
@@ -351,6 +365,23 @@ class PageNumberPaginator(DefinitionPaginator[PageNumberSpec]):
     def get_next(self, response: requests.Response) -> int:
         return int(self.current_value) + 1
 
+    @override
+    def peek_ahead(self, response: requests.Response, count: int) -> list[Any]:
+        """With a page count in the body, the next ``count`` pages at once (page fan-out)."""
+        tokens = super().peek_ahead(response, count)
+        total = self.total_in(response)
+        if not tokens or total is None:
+            return tokens
+        page = int(tokens[0]) + 1
+        while (
+            len(tokens) < count
+            and page - self.base_page < total
+            and self._within_limits(self.count + 1 + len(tokens))
+        ):
+            tokens.append(page)
+            page += 1
+        return tokens
+
 
 class OffsetPaginator(DefinitionPaginator[OffsetSpec]):
     """``offset``/``limit`` paging, stopping at ``total_path`` records, ``maximum_offset``
@@ -390,6 +421,25 @@ class OffsetPaginator(DefinitionPaginator[OffsetSpec]):
     @override
     def get_next(self, response: requests.Response) -> int:
         return int(self.current_value) + int(self.limit or 0)
+
+    @override
+    def peek_ahead(self, response: requests.Response, count: int) -> list[Any]:
+        """With a record count in the body, the next ``count`` pages at once (page fan-out)."""
+        tokens = super().peek_ahead(response, count)
+        total = self.total_in(response)
+        if not tokens or total is None:
+            return tokens
+        step = int(self.limit or 0)
+        offset = int(tokens[0]) + step
+        while (
+            len(tokens) < count
+            and offset < total
+            and (self.maximum_offset is None or offset < self.maximum_offset)
+            and self._within_limits(self.count + 1 + len(tokens))
+        ):
+            tokens.append(offset)
+            offset += step
+        return tokens
 
 
 class AutoPaginator(DefinitionPaginator[AutoSpec]):
@@ -471,6 +521,10 @@ class AutoPaginator(DefinitionPaginator[AutoSpec]):
     @override
     def peek_next(self, response: requests.Response) -> Any:
         return self.detect(response).peek_next(response)
+
+    @override
+    def peek_ahead(self, response: requests.Response, count: int) -> list[Any]:
+        return self.detect(response).peek_ahead(response, count)
 
 
 _LOG = logging.getLogger("tap-example")
