@@ -26,6 +26,7 @@ import pytest
 import requests
 
 from tap_example.definition import load_definition, paginator_spec
+from tap_example.engine.auth import OAuth2Authenticator
 from tap_example.engine.paging import build_paginator
 from tap_example.engine.retry import retry_after_seconds
 from tap_example.errors import APIError, PaginationError, TapExampleError
@@ -313,13 +314,17 @@ def test_an_expired_token_gets_one_new_token_and_one_retry(
 
 @pytest.mark.parametrize("sandbox", ["payments"], indirect=True)
 def test_a_new_token_refused_again_ends_the_run(sandbox: SandboxServer) -> None:
-    sandbox.inject(401, 401)
+    """Fresh tokens refused three times in a row, none ever accepted: the credentials do not
+    work for this API (one refusal alone may be another job taking the client's only token)."""
+    refusals = 1 + OAuth2Authenticator.fresh_refusals_allowed
+    sandbox.inject(*[401] * refusals)
     run = sync({**sandbox.tap_config(), **FAST})
     assert isinstance(run.error, APIError)
     assert "HTTP 401" in str(run.error) and "check the credentials for the 'payments' API" in str(
         run.error
     )
-    assert sandbox.stats["tokens_issued"] == 2 and sandbox.stats["by_status"][401] == 2
+    assert sandbox.stats["tokens_issued"] == refusals
+    assert sandbox.stats["by_status"][401] == refusals
 
 
 @pytest.mark.parametrize("sandbox", [{"api": "crm", "token_max_uses": 4}], indirect=True)
