@@ -110,3 +110,18 @@ __all__ = [
     "server_counts",
     "shared_sandbox",
 ]
+
+
+def load_into(target: str | Path, config: Path, messages: list[dict[str, Any]]) -> None:
+    """Pipe Singer ``messages`` into the target executable ``target`` with ``config``; a
+    failed load fails the test with the target's last words."""
+    lines = "".join(json.dumps(m) + "\n" for m in messages)
+    done = subprocess.run(
+        [str(target), "--config", str(config)],
+        input=lines,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

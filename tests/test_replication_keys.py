@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import pytest
 
 from tap_example.sandbox import API_NAMES, SandboxServer
 from tap_example.tap import TapExample
-from tests.conftest import last_state, run_tap
+from tests.conftest import last_state, load_into, run_tap
 
 #: Every built-in stream that replicates incrementally by default, and on what. The rest are
 #: read in full each run; the reasons are written in each definition file.
@@ -133,16 +132,7 @@ def test_an_updated_customer_status_lands_in_the_warehouse(tmp_path: Path) -> No
     target_config.write_text(json.dumps({"filepath": str(db), "default_target_schema": "payments"}))
 
     def load(messages: list[dict[str, Any]]) -> None:
-        lines = "".join(json.dumps(m) + "\n" for m in messages)
-        done = subprocess.run(
-            [loader, "--config", str(target_config)],
-            input=lines,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
+        load_into(loader, target_config, messages)
 
     with SandboxServer(api="payments") as server:
         first = run_tap(server.tap_config())

@@ -20,7 +20,7 @@ import yaml
 from tap_example.engine.contract import SchemaContractError
 from tap_example.sandbox import SandboxServer
 from tap_example.tap import TapExample
-from tests.conftest import FAST, last_state, run_tap
+from tests.conftest import FAST, last_state, load_into, run_tap
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB_DEFINITION = ROOT / "tests" / "definitions" / "lab.yaml"
@@ -225,21 +225,11 @@ def target_jsonl(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_target_jsonl_keeps_a_field_that_appears_on_page_two(
     drifting: SandboxServer, target_jsonl: Path, tmp_path: Path
 ) -> None:
-    import subprocess
 
-    lines = "".join(json.dumps(m) + "\n" for m in run_tap(drifting.tap_config()))
     config = tmp_path / "target-jsonl.json"
     config.write_text(json.dumps({"destination_path": str(tmp_path / "out")}))
     (tmp_path / "out").mkdir()
-    done = subprocess.run(
-        [str(target_jsonl), "--config", str(config)],
-        input=lines,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    load_into(target_jsonl, config, run_tap(drifting.tap_config()))
     (written,) = (tmp_path / "out").glob("customers-*.jsonl")
     rows = [json.loads(line) for line in written.read_text().splitlines()]
     served = {r["id"]: r for r in drifting.records("customers")}

@@ -21,18 +21,12 @@ from tap_example.errors import DefinitionError
 DEFAULT_RETRY_CODES = (429, 500, 502, 503, 504)
 
 
-# --------------------------------------------------------------------------- paginators
-
-
 @dataclass(frozen=True)
-class PaginatorSpec:
-    """What every paginator type accepts: a page size and the parameter that carries it."""
+class Spec:
+    """A typed spec chosen by a definition's ``type``: paginators and authentication."""
 
     #: The ``type`` names a definition may use for this spec (the first is canonical).
     type_names: ClassVar[tuple[str, ...]] = ()
-
-    limit: int | None = None
-    limit_param: str = "limit"
 
     @property
     def kind(self) -> str:
@@ -43,6 +37,17 @@ class PaginatorSpec:
     def keys(cls) -> frozenset[str]:
         """The definition keys of this type (besides ``type``)."""
         return frozenset(f.name for f in dataclasses.fields(cls))
+
+
+# --------------------------------------------------------------------------- paginators
+
+
+@dataclass(frozen=True)
+class PaginatorSpec(Spec):
+    """What every paginator type accepts: a page size and the parameter that carries it."""
+
+    limit: int | None = None
+    limit_param: str = "limit"
 
     def with_page_size(self, page_size: int | None) -> PaginatorSpec:
         """This spec with the ``page_size`` setting in place of ``limit`` (where it has one)."""
@@ -148,19 +153,9 @@ PAGINATOR_SPECS: dict[str, type[PaginatorSpec]] = {
 
 
 @dataclass(frozen=True)
-class AuthSpec:
+class AuthSpec(Spec):
     """One way to authenticate. String values may hold ``${setting}`` placeholders until the
     alternative is chosen (:func:`tap_example.definition.placeholders.fill_spec`)."""
-
-    type_names: ClassVar[tuple[str, ...]] = ()
-
-    @property
-    def kind(self) -> str:
-        return self.type_names[0]
-
-    @classmethod
-    def keys(cls) -> frozenset[str]:
-        return frozenset(f.name for f in dataclasses.fields(cls))
 
     def values(self) -> dict[str, Any]:
         """The spec's fields as a mapping (for placeholder checks)."""

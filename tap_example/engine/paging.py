@@ -214,14 +214,8 @@ class SinglePagePaginator(DefinitionPaginator[SinglePageSpec]):
         return None
 
 
-class JSONLinkPaginator(DefinitionPaginator[JSONLinkSpec]):
-    """Follows a next-page URL found in the body (HAL ``_links.next.href``, ``links.next``)."""
-
-    type_name = "json_link"
-
-    def __init__(self, spec: JSONLinkSpec) -> None:
-        super().__init__(spec)
-        self._next_url = compile_path(spec.next_url_path or "next")
+class LinkPaginator(DefinitionPaginator[SpecT]):
+    """Paginators whose token is the next page's URL (in the body or a header)."""
 
     @override
     def apply(self, request: HTTPRequest, token: Any) -> None:
@@ -236,6 +230,16 @@ class JSONLinkPaginator(DefinitionPaginator[JSONLinkSpec]):
     def continue_if_empty(self, response: requests.Response) -> bool:
         """A next link is followed whatever the page held (dlt's link paginators do)."""
         return self.has_more(response) and bool(self.get_next(response))
+
+
+class JSONLinkPaginator(LinkPaginator[JSONLinkSpec]):
+    """Follows a next-page URL found in the body (HAL ``_links.next.href``, ``links.next``)."""
+
+    type_name = "json_link"
+
+    def __init__(self, spec: JSONLinkSpec) -> None:
+        super().__init__(spec)
+        self._next_url = compile_path(spec.next_url_path or "next")
 
     @override
     def missing_path(self, response: requests.Response) -> str | None:
@@ -252,7 +256,7 @@ class JSONLinkPaginator(DefinitionPaginator[JSONLinkSpec]):
         return urljoin(response.url, value)
 
 
-class HeaderLinkPaginator(DefinitionPaginator[HeaderLinkSpec]):
+class HeaderLinkPaginator(LinkPaginator[HeaderLinkSpec]):
     """Follows the ``Link: <url>; rel="next"`` response header."""
 
     type_name = "header_link"
@@ -262,20 +266,8 @@ class HeaderLinkPaginator(DefinitionPaginator[HeaderLinkSpec]):
         self._rel = spec.links_next_key or "next"
 
     @override
-    def apply(self, request: HTTPRequest, token: Any) -> None:
-        if token is None:
-            super().apply(request, token)
-            return
-        request.url = urljoin(request.url, token)
-        request.params = {}
-
-    @override
     def has_more(self, response: requests.Response) -> bool:
         return self._rel in response.links and super().has_more(response)
-
-    @override
-    def continue_if_empty(self, response: requests.Response) -> bool:
-        return self.has_more(response) and bool(self.get_next(response))
 
     @override
     def get_next(self, response: requests.Response) -> str | None:

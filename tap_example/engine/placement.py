@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -28,12 +28,7 @@ def set_in(body: Mapping[str, Any] | None, dotted: str, value: Any) -> dict[str,
 
 def without_params(url: str, names: Mapping[str, Any]) -> str:
     """``url`` without the query parameters called ``names``."""
-    parts = urlsplit(url)
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    kept = [(name, value) for name, value in pairs if name not in names]
-    if len(kept) == len(pairs):
-        return url
-    return urlunsplit(parts._replace(query=urlencode(kept)))
+    return _without(url, lambda name, _: name in names)
 
 
 def without_values(url: str, values: Collection[str]) -> str:
@@ -41,9 +36,14 @@ def without_values(url: str, values: Collection[str]) -> str:
     name: a credential a server echoed into a link)."""
     if "?" not in url or not values:
         return url
+    return _without(url, lambda _, value: value in values)
+
+
+def _without(url: str, drop: Callable[[str, str], bool]) -> str:
+    """``url`` without the query parameters ``drop`` picks (the same URL when none)."""
     parts = urlsplit(url)
     pairs = parse_qsl(parts.query, keep_blank_values=True)
-    kept = [(name, value) for name, value in pairs if value not in values]
+    kept = [(name, value) for name, value in pairs if not drop(name, value)]
     if len(kept) == len(pairs):
         return url
     return urlunsplit(parts._replace(query=urlencode(kept)))
