@@ -24,6 +24,11 @@ What the tap relies on, and why:
 - ``Stream._sync_records``, ``Stream._write_batch_message``, ``Stream._write_state_message``: a
   child stream's BATCH files gathered across its partitions (``engine/batching.py``).
 - ``PluginBase._validate_config``: the SDK's config check, reported as one line per setting.
+- ``Tap.sync_all`` (public but final), ``Tap._reset_state_progress_markers``,
+  ``Tap._set_compatible_replication_methods``: the SDK's sync loop, the same steps, with the
+  top-level streams synced together (``max_parallel_streams``, ``engine/streamgroup.py``); a
+  guard pins the SDK's source of ``sync_all`` so that a change in it is seen here first.
+- ``Tap._handle_termination``: the last STATE of a terminated run written between two turns.
 """
 
 from __future__ import annotations
@@ -31,11 +36,13 @@ from __future__ import annotations
 import re
 from abc import abstractmethod
 from collections.abc import Generator, Iterator
+from contextlib import AbstractContextManager
 from datetime import datetime
+from types import FrameType
 from typing import Any
 
 import requests
-from singer_sdk import RESTStream, Tap
+from singer_sdk import RESTStream, Stream, Tap
 from singer_sdk import singerlib as singer
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
@@ -193,7 +200,42 @@ class SDKStreamHooks(RESTStream[Any]):
 
 
 class SDKTapHooks(Tap):
-    """The private ``Tap`` hook the tap overrides."""
+    """The private ``Tap`` hooks the tap overrides, and the SDK's final ``sync_all``."""
+
+    @abstractmethod
+    def sync_top_level(self, streams: list[Stream]) -> None:
+        """Sync the selected top-level ``streams`` (each with its children), each followed by
+        its ``finalize_state_progress_markers``, as the SDK's loop does one by one."""
+
+    @override  # type: ignore[misc]  # final in the SDK: a guard test pins its source
+    def sync_all(self) -> None:
+        """The SDK's ``sync_all`` (the same steps; a guard test pins its source), with the
+        top-level streams handed to :meth:`sync_top_level` together, so that they can sync
+        concurrently (``engine/streamgroup.py``), instead of one ``sync()`` after another."""
+        self._reset_state_progress_markers()
+        self._set_compatible_replication_methods()
+        if self.state:
+            self.state_writer.write_state(self.state)
+        top_level: list[Stream] = []
+        for stream in self.streams.values():
+            if not stream.selected and not stream.has_selected_descendents:
+                self.logger.info("Skipping deselected stream '%s'.", stream.name)
+            elif stream.parent_stream_type is None:
+                top_level.append(stream)
+        self.sync_top_level(top_level)
+        for stream in self.streams.values():
+            stream.log_sync_costs()
+
+    @abstractmethod
+    def ending(self) -> AbstractContextManager[None]:
+        """A block in which no stream runs SDK code (the last STATE of a terminated run)."""
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """The SDK's last STATE on SIGTERM/SIGINT, written when no stream is half-way through a
+        page (streams sync concurrently: ``engine/streamgroup.py``)."""
+        with self.ending():
+            super()._handle_termination(signum, frame)
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:

@@ -141,7 +141,17 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.IntegerType,
         default=8,
         title="Max concurrency",
-        description="Requests in flight for child partitions.",
+        description="Requests in flight at once, over all streams: child partitions, pages "
+        "fetched ahead and concurrent streams share them.",
+    ),
+    th.Property(
+        "max_parallel_streams",
+        th.IntegerType,
+        default=1,
+        title="Max parallel streams",
+        description="Top-level streams (each with its children) synced at once, sharing "
+        "max_concurrency; above 1 their Singer messages interleave, each STATE safe to resume "
+        "from. 1 (the default) syncs them one after another, as the SDK does.",
     ),
     th.Property(
         "max_requests_per_second",

@@ -7,6 +7,7 @@ import graphlib
 import logging
 import sys
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from functools import cached_property
 from typing import Any, NoReturn
 
@@ -25,6 +26,7 @@ from tap_example.engine.logs import metrics_level, quiet_tap_logs
 from tap_example.engine.progress import RunReport, RunStart, bookmarked_streams
 from tap_example.engine.runtime import DEFAULT_USER_AGENT, Runtime
 from tap_example.engine.sharding import Shard
+from tap_example.engine.streamgroup import sync_streams
 from tap_example.engine.writer import FastSingerWriter
 from tap_example.errors import ConfigError, DefinitionError, TapExampleError
 from tap_example.inference import SchemaSampler
@@ -193,6 +195,18 @@ class TapExample(SDKTapHooks):
         self.runtime.prepare_for_requests()
 
     # -- streams ----------------------------------------------------------------------
+    @override
+    def sync_top_level(self, streams: list[Stream]) -> None:
+        """Up to ``max_parallel_streams`` top-level streams at once, taking turns
+        (``engine/streamgroup.py``); the workers that fetch ahead serve them all."""
+        concurrency = self.runtime.concurrency
+        with concurrency.workers_kept():
+            sync_streams(streams, self.runtime.max_parallel_streams, concurrency.turn, self.logger)
+
+    @override
+    def ending(self) -> AbstractContextManager[None]:
+        return self.runtime.concurrency.turn.taken_over()
+
     @override
     def discover_streams(self) -> Sequence[Stream]:
         classes: dict[str, type[DefinitionStream]] = {}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import atexit
 import io
 import json
+import os
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -125,3 +127,29 @@ def load_into(target: str | Path, config: Path, messages: list[dict[str, Any]]) 
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.fixture(scope="session")
+def target_jsonl(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """target-jsonl in a virtualenv of its own (targets never share the tap's environment)."""
+    import venv
+
+    home = tmp_path_factory.mktemp("target-jsonl")
+    venv.create(home, with_pip=True)
+    pip = subprocess.run(
+        [str(home / "bin" / "python"), "-m", "pip", "install", "--quiet", "target-jsonl"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert pip.returncode == 0, pip.stderr[-2000:]
+    return home / "bin" / "target-jsonl"
+
+
+def find_duckdb_loader() -> str | None:
+    """target-duckdb-lossless beside this Python or on PATH (scripts/test.sh installs it)."""
+    beside = Path(sys.executable).parent / "target-duckdb-lossless"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("target-duckdb-lossless")

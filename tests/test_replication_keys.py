@@ -5,9 +5,6 @@ offered for opt-in only. The sandbox updates records as the real APIs do (creati
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +12,7 @@ import pytest
 
 from tap_example.sandbox import API_NAMES, SandboxServer
 from tap_example.tap import TapExample
-from tests.conftest import last_state, load_into, run_tap
+from tests.conftest import find_duckdb_loader, last_state, load_into, run_tap
 
 #: Every built-in stream that replicates incrementally by default, and on what. The rest are
 #: read in full each run; the reasons are written in each definition file.
@@ -115,16 +112,9 @@ def test_updates_keep_creation_times_in_the_sandbox() -> None:
         assert len(after) == len(before) + 5  # appended too
 
 
-def find_loader() -> str | None:
-    beside = Path(sys.executable).parent / "target-duckdb-lossless"
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    return shutil.which("target-duckdb-lossless")
-
-
 def test_an_updated_customer_status_lands_in_the_warehouse(tmp_path: Path) -> None:
     duckdb = pytest.importorskip("duckdb")
-    loader = find_loader()
+    loader = find_duckdb_loader()
     if loader is None:
         pytest.skip("target-duckdb-lossless is not installed (scripts/test.sh installs it)")
     db = tmp_path / "warehouse.duckdb"

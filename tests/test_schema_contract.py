@@ -201,27 +201,6 @@ def test_the_state_of_an_evolving_run_is_usable(drifting: SandboxServer) -> None
     assert len(records_of(again, "events")) < len(records_of(first, "events"))
 
 
-@pytest.fixture(scope="module")
-def target_jsonl(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """target-jsonl in a virtualenv of its own (targets never share the tap's environment)."""
-    import subprocess
-    import sys
-    import venv
-
-    home = tmp_path_factory.mktemp("target-jsonl")
-    venv.create(home, with_pip=True)
-    pip = subprocess.run(
-        [str(home / "bin" / "python"), "-m", "pip", "install", "--quiet", "target-jsonl"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert pip.returncode == 0, pip.stderr[-2000:]
-    assert sys.executable  # the tap's own Python is not the target's
-    return home / "bin" / "target-jsonl"
-
-
 def test_target_jsonl_keeps_a_field_that_appears_on_page_two(
     drifting: SandboxServer, target_jsonl: Path, tmp_path: Path
 ) -> None:

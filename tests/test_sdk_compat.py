@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import datetime
 import decimal
+import hashlib
 import inspect
 import io
 import json
@@ -18,6 +19,7 @@ from contextlib import redirect_stdout
 from typing import Any
 
 import pytest
+from singer_sdk import Tap
 from singer_sdk import singerlib as singer
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.helpers import _catalog, _typing, _util
@@ -47,6 +49,9 @@ PRIVATE_CALLABLES: list[tuple[Any, str, list[str]]] = [
     (RESTStream, "_prepare_request", ["self", "context", "page"]),
     (RESTStream, "_request", ["self", "prepared_request", "context"]),
     (PluginBase, "_validate_config", ["self", "raise_errors"]),
+    (Tap, "_reset_state_progress_markers", ["self"]),
+    (Tap, "_set_compatible_replication_methods", ["self"]),
+    (Tap, "_handle_termination", ["self", "signum", "frame"]),
     (_typing, "_conform_record_data_types", ["input_object", "schema", "level", "parent"]),
     (_typing, "_conform_primitive_property", ["elem", "property_schema"]),
     (_typing, "_is_exclusive_boolean_type", ["property_schema"]),
@@ -119,6 +124,22 @@ def test_the_private_sdk_code_relied_on_is_unchanged() -> None:
     source = inspect.getsource(Stream._generate_record_messages)
     for step in ("pop_deselected_record_properties", "conform_record_data_types", "stream_maps"):
         assert step in source
+
+
+#: sha256 of singer-sdk 0.54's ``Tap.sync_all``, which ``SDKTapHooks.sync_all`` repeats step for
+#: step (with the top-level streams synced together). A new SDK release that changes it fails
+#: here: compare the two and carry the change over, then update the digest.
+SYNC_ALL_SHA256 = "e4412393757b4cdc422ba4982705b0a06dfaf80ce249160aa9ab2a81cd7c00b5"
+
+
+def test_the_sdk_sync_all_the_tap_repeats_is_unchanged() -> None:
+    source = inspect.getsource(Tap.sync_all)
+    assert hashlib.sha256(source.encode()).hexdigest() == SYNC_ALL_SHA256, (
+        "singer-sdk changed Tap.sync_all: carry the change over to SDKTapHooks.sync_all "
+        "(tap_example/sdk_compat.py), then update SYNC_ALL_SHA256"
+    )
+    assert TapExample.sync_all is not Tap.sync_all
+    assert TapExample.sync_all.__qualname__ == "SDKTapHooks.sync_all"
 
 
 SCHEMA: dict[str, Any] = {

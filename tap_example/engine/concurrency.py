@@ -17,8 +17,10 @@ Connections come from one pooled ``requests.Session`` per host.
 
 This module knows streams only through :class:`FetchingStream`, the few things it needs; it
 imports neither the SDK adapter nor the SDK. Process-wide settings it changes (the interpreter's
-switch interval) are restored, and its threads stopped, when a top-level stream's sync ends
-(:meth:`TapConcurrency.release_workers`); its sessions close at the end of the run.
+switch interval) are restored, and its threads stopped, when the top-level streams' syncs end
+(:meth:`TapConcurrency.workers_kept`); its sessions close at the end of the run. Streams syncing
+concurrently (``engine/streamgroup.py``) share the pool, and each gives up the run's turn while
+it waits for an answer here.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -44,6 +47,7 @@ from tap_example.engine.partition import (
     request_key,
 )
 from tap_example.engine.ratelimit import RateLimitPolicy, retry_after_seconds
+from tap_example.engine.streamgroup import Turn
 
 DEFAULT_MAX_CONCURRENCY = 8
 #: Parent records looked ahead per request slot.
@@ -88,6 +92,10 @@ class TapConcurrency:
         self._sessions: dict[str, requests.Session] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._saved_switch_interval: float | None = None
+        self._kept = 0  # workers kept past a stream's end (streams syncing concurrently)
+        #: Held by the stream thread running SDK code (``engine.streamgroup``); given up
+        #: while waiting for an answer.
+        self.turn = Turn()
 
     @property
     def pool(self) -> ThreadPoolExecutor:
@@ -148,9 +156,25 @@ class TapConcurrency:
         if response is not None and response.status_code == 429:
             self.gate.pause(wait_seconds)
 
-    def release_workers(self) -> None:
-        """Stop the workers and restore the switch interval (a later request starts them again)."""
+    @contextmanager
+    def workers_kept(self) -> Iterator[None]:
+        """Workers stay up across streams ending inside the block (streams syncing concurrently
+        share them); released at its end."""
         with self._lock:
+            self._kept += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._kept -= 1
+            self.release_workers()
+
+    def release_workers(self) -> None:
+        """Stop the workers and restore the switch interval (a later request starts them again);
+        inside :meth:`workers_kept`, not before its end."""
+        with self._lock:
+            if self._kept:
+                return
             pool, self._pool = self._pool, None
             saved, self._saved_switch_interval = self._saved_switch_interval, None
         if pool is not None:
@@ -217,10 +241,11 @@ class PrefetchAwareRequest:
 
     def __call__(self, prepared: requests.PreparedRequest, context: Any) -> requests.Response:
         future = self.stream.run.prefetched.take(request_key(prepared))
-        if future is not None and not future.cancelled():
-            response = future.result()  # the worker's answer, or its final error, raised here
-        else:
-            response = self.live(prepared, context)
+        with self.stream.concurrency.turn.released():  # other streams run while this one waits
+            if future is not None and not future.cancelled():
+                response = future.result()  # the worker's answer, or its final error, raised here
+            else:
+                response = self.live(prepared, context)
         self.send_next_page_ahead(response, context)
         return response
 
@@ -275,7 +300,8 @@ def settle_pages_ahead(stream: FetchingStream) -> None:
         if not future.cancelled() and not future.done():
             running.append(future)
     if running:
-        wait(running, timeout=stream.timeout)
+        with stream.concurrency.turn.released():
+            wait(running, timeout=stream.timeout)
 
 
 def prefetch_children(

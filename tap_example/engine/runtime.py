@@ -22,6 +22,7 @@ from tap_example.engine.concurrency import DEFAULT_MAX_CONCURRENCY, TapConcurren
 from tap_example.engine.progress import RunReport
 from tap_example.engine.retry import RetryPolicy
 from tap_example.engine.sharding import Shard
+from tap_example.engine.streamgroup import DEFAULT_MAX_PARALLEL_STREAMS
 from tap_example.engine.tokenstore import TokenStore
 from tap_example.userinput import check_url
 
@@ -146,6 +147,12 @@ class Runtime:
                     int(value) if value else DEFAULT_MAX_CONCURRENCY, self.max_requests_per_second
                 )
             return self._concurrency
+
+    @property
+    def max_parallel_streams(self) -> int:
+        """Top-level streams synced at once (``engine/streamgroup.py``)."""
+        value = self.settings.get("max_parallel_streams")
+        return max(1, int(value)) if value is not None else DEFAULT_MAX_PARALLEL_STREAMS
 
     def prepare_for_requests(self) -> None:
         """Check everything a sync needs (settings, credentials) once, before the first request."""
