@@ -1,8 +1,9 @@
-"""The benchmark API: one large HAL stream, a parent list and a slow child endpoint.
+"""The benchmark API: one large HAL stream, a parent list, a slow child endpoint, short lists.
 
 Stdlib only, run as its own process so its CPU and memory are not the extractor's:
 ``python benchmarks/server.py --records 100000 --parents 1000 --child-latency 0.02`` prints
-``PORT <n>`` on stdout and serves on 127.0.0.1 until killed.
+``PORT <n>`` on stdout and serves on 127.0.0.1 until killed. It is threaded (one thread per
+connection), so requests sent at once are answered at once: a client's concurrency shows.
 
 Pages are generated on the fly from the record index (no data held in memory), so a million
 records cost the server nothing more than a hundred thousand. Everything is newest first:
@@ -13,8 +14,14 @@ Endpoints (all HAL: ``_embedded.<name>`` and ``_links.next.href``; ``limit`` <= 
 - ``GET /items?limit=&offset=``: the big stream, 15 fields a record.
 - ``GET /parents?limit=&offset=``: ``--parents`` records.
 - ``GET /parents/{id}/children``: 1 to 3 children, after ``--child-latency`` seconds.
-- ``GET /stats``: requests served per path kind and the most served at once; ``POST /stats``
-  resets the counters.
+- ``GET /lists/{n}?limit=&offset=`` for ``n`` in 1..``--lists``: ``--list-records`` records
+  each, shaped as ``/items`` (``_embedded.items``).
+- ``GET /stats``: requests served per path kind (``items``, ``parents``, ``children``,
+  ``lists/1``...), the requests in flight now (``in_flight``) and the most at once since the last
+  reset (``max_in_flight``); ``POST /stats`` resets the counts and the peak.
+
+``--page-latency`` seconds pass before every page of ``/items``, ``/parents`` and ``/lists/{n}``
+is answered (a latency-bound API: the time is the server's, not the client's CPU).
 """
 
 from __future__ import annotations
@@ -83,11 +90,23 @@ class BenchServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, records: int, parents: int, child_latency: float) -> None:
+    def __init__(
+        self,
+        records: int,
+        parents: int,
+        child_latency: float,
+        *,
+        lists: int = 0,
+        list_records: int = 0,
+        page_latency: float = 0.0,
+    ) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
         self.records = records
         self.parents = parents
         self.child_latency = child_latency
+        self.lists = lists
+        self.list_records = list_records
+        self.page_latency = page_latency
         self.lock = threading.Lock()
         self.counts: dict[str, int] = {}
         self.in_flight = 0
@@ -123,6 +142,7 @@ class Handler(BaseHTTPRequestHandler):
             with self.server.lock:
                 body = {
                     "requests": dict(self.server.counts),
+                    "in_flight": self.server.in_flight,
                     "max_in_flight": self.server.max_in_flight,
                 }
             self._send(200, json.dumps(body).encode())
@@ -143,6 +163,13 @@ class Handler(BaseHTTPRequestHandler):
             self._page("items", self.server.records, query, item_json)
         elif parts == ["parents"]:
             self._page("parents", self.server.parents, query, parent_json)
+        elif (
+            len(parts) == 2
+            and parts[0] == "lists"
+            and parts[1].isdigit()
+            and 1 <= int(parts[1]) <= self.server.lists
+        ):
+            self._page(f"lists/{parts[1]}", self.server.list_records, query, item_json, "items")
         elif len(parts) == 3 and parts[0] == "parents" and parts[2] == "children":
             if self.server.child_latency:
                 time.sleep(self.server.child_latency)
@@ -153,7 +180,12 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, b'{"message":"no such endpoint"}')
 
-    def _page(self, name: str, total: int, query: dict[str, str], render: Any) -> None:
+    def _page(
+        self, path: str, total: int, query: dict[str, str], render: Any, key: str = ""
+    ) -> None:
+        """A page of ``total`` records at ``path``, embedded as ``key`` (default: the path)."""
+        if self.server.page_latency:
+            time.sleep(self.server.page_latency)
         try:
             limit = min(int(query.get("limit", 25)), MAX_LIMIT)
             offset = int(query.get("offset", 0))
@@ -162,11 +194,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         end = min(offset + limit, total)
         rows = ",".join(render(i) for i in range(offset, end))
-        base = f"{self._origin()}/{name}"
+        base = f"{self._origin()}/{path}"
         links = f'"self":{{"href":"{base}?limit={limit}&offset={offset}"}}'
         if end < total:
             links += f',"next":{{"href":"{base}?limit={limit}&offset={end}"}}'
-        body = f'{{"_links":{{{links}}},"_embedded":{{"{name}":[{rows}]}},"total":{total}}}'
+        body = f'{{"_links":{{{links}}},"_embedded":{{"{key or path}":[{rows}]}},"total":{total}}}'
         self._send(200, body.encode())
 
     def _origin(self) -> str:
@@ -194,8 +226,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--parents", type=int, default=1000)
     parser.add_argument("--child-latency", type=float, default=0.02)
+    parser.add_argument("--lists", type=int, default=0, help="how many /lists/{n}")
+    parser.add_argument("--list-records", type=int, default=0, help="records of each list")
+    parser.add_argument("--page-latency", type=float, default=0.0, help="seconds per list page")
     args = parser.parse_args(argv)
-    server = BenchServer(args.records, args.parents, args.child_latency)
+    server = BenchServer(
+        args.records,
+        args.parents,
+        args.child_latency,
+        lists=args.lists,
+        list_records=args.list_records,
+        page_latency=args.page_latency,
+    )
     print(f"PORT {server.server_address[1]}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever(poll_interval=0.1)
