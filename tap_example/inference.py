@@ -27,6 +27,7 @@ from typing_extensions import override
 
 from tap_example.engine.infer import infer_schema
 from tap_example.errors import DefinitionError, TapExampleError
+from tap_example.schemas_loader import with_column_hints
 from tap_example.streams import DefinitionStream, make_stream_class
 
 if TYPE_CHECKING:
@@ -114,6 +115,12 @@ class SchemaSampler:
                 f"first page, which failed: {exc}"
             )
             raise type(exc)(msg) from None
+        if not records and resource.columns:
+            self.tap.logger.info(
+                "stream '%s': no sampled records; the schema is the resource's column hints",
+                resource.name,
+            )
+            return with_column_hints(dict(OPEN_SCHEMA, properties={}), resource.columns)
         if not records:
             where = "its first page" if parent_class is None else "the first parents' pages"
             msg = (
@@ -143,7 +150,7 @@ class SchemaSampler:
             len(schema["properties"]),
             len(records),
         )
-        return schema
+        return with_column_hints(schema, resource.columns)
 
     def _pages_of(self, stream_class: type[DefinitionStream]) -> _Pages:
         """The sample pages of ``stream_class``'s resource (shared by its children)."""
@@ -184,7 +191,10 @@ class SchemaSampler:
         for _ in range(self.pages):
             prepared = stream.prepare_first_sdk_request(context, paginator)
             response = stream.fetching.live_request()(prepared, context)
-            records.extend(stream.selector.page(response).records)
+            page = stream.selector.page(response)
+            records.extend(page.records)
+            if page.ignored:  # a response action: no records here, and no further pages
+                break
             paginator.advance(response)
             if paginator.finished:
                 break

@@ -220,7 +220,7 @@ class DefinitionStream(RequestHooks):
     @property
     @override
     def authenticator(self) -> Any:
-        auth = self.runtime.authenticator
+        auth = self.runtime.authenticator_for(self.resource)
         return auth if auth is not None else _no_auth  # a definition without ``auth``
 
     @property
@@ -368,6 +368,8 @@ class DefinitionStream(RequestHooks):
     # -- responses --------------------------------------------------------------------
     @override
     def validate_response(self, response: requests.Response) -> None:
+        if self.retry_policy.ignores(response):  # response_actions: no records, not an error
+            return
         if response.status_code < 400:
             if response.status_code != 204 and response.content:
                 try:
@@ -415,6 +417,7 @@ class DefinitionStream(RequestHooks):
         contract = self._shaper.contract.summary() if self._shaper else None
         if contract:
             self.logger.info("%s", contract)
+        self.selector.log_ignored()
         self.runtime.report.stream_ends(self.progress)
 
     # -- hooks of sdk_compat.SDKStreamHooks ---------------------------------------------

@@ -162,8 +162,8 @@ def test_shorthands_and_write_dispositions() -> None:
             r"paginator: 'sideways' is not one of",
         ),
         (
-            with_resource(endpoint={"path": "/t", "data_selector": "$..deep"}),
-            r"data_selector: only dot paths",
+            with_resource(endpoint={"path": "/t", "data_selector": "$.data[?("}),
+            r"data_selector: not a valid JSONPath",
         ),
         (
             with_resource(

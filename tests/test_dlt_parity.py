@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tap_example.definition import BearerAuthSpec, build_definition
+from tap_example.definition import APIKeyAuthSpec, BearerAuthSpec, build_definition
 from tap_example.errors import DefinitionError
 from tap_example.sandbox import SandboxServer
 from tap_example.sandbox.apis.lab import API_KEY
@@ -54,10 +54,13 @@ def test_auth_string_shorthand_takes_credentials_from_settings() -> None:
     assert basic.values() == {"username": "${username}", "password": "${password}"}
 
 
-def test_api_key_in_a_cookie_is_named_as_not_supported() -> None:
+def test_api_key_in_a_cookie_is_accepted_and_param_means_query() -> None:
     document = doc("posts", auth={"type": "api_key", "api_key": "k", "location": "cookie"})
-    with pytest.raises(DefinitionError, match=r"dlt's api_key location 'cookie' is not supported"):
-        build(document)
+    (spec,) = build(document).auth
+    assert isinstance(spec, APIKeyAuthSpec) and spec.location == "cookie"
+    document = doc("posts", auth={"type": "api_key", "api_key": "k", "location": "param"})
+    (spec,) = build(document).auth
+    assert isinstance(spec, APIKeyAuthSpec) and spec.location == "query"
 
 
 # --------------------------------------------------------------------------- placeholders
@@ -149,7 +152,7 @@ def test_destination_hints_are_accepted_with_one_note_each() -> None:
         {
             "name": "posts",
             "table_name": "blog_posts",
-            "columns": {"id": {"data_type": "bigint"}},
+            "columns": {"id": {"data_type": "bigint", "precision": 64}},
             "max_table_nesting": 1,
             "write_disposition": {"disposition": "merge", "strategy": "upsert"},
             "primary_key": "id",
@@ -158,7 +161,7 @@ def test_destination_hints_are_accepted_with_one_note_each() -> None:
     definition = build(document)
     assert definition.resource("posts").write_disposition == "merge"
     notes = "\n".join(definition.notes)
-    assert "dlt's table_name is accepted" in notes and "dlt's columns is accepted" in notes
+    assert "dlt's table_name is accepted" in notes and "column hints precision" in notes
     assert "strategy 'upsert'" in notes and len(definition.notes) == 4
 
 
@@ -170,8 +173,16 @@ def test_destination_hints_are_accepted_with_one_note_each() -> None:
             r"dlt's processing_steps holds Python callables .* stream maps",
         ),
         (
-            {"name": "p", "endpoint": {"response_actions": [{"status_code": 404}]}},
-            r"dlt's response_actions is not supported by tap-example because",
+            {"name": "p", "endpoint": {"data": {"a": 1}}},
+            r"dlt's data is not supported by tap-example because",
+        ),
+        (
+            {"name": "p", "endpoint": {"response_actions": [len]}},
+            r"response_actions\[0\]: dlt's response action is a Python callable",
+        ),
+        (
+            {"name": "p", "endpoint": {"response_actions": [{"status_code": 404, "action": len}]}},
+            r"dlt's custom response action is not supported by tap-example because",
         ),
     ],
 )

@@ -21,6 +21,7 @@ from tap_example.definition.model import (
     CursorSpec,
     Definition,
     ErrorHandler,
+    HeaderCursorSpec,
     HeaderLinkSpec,
     HTTPBasicAuthSpec,
     Incremental,
@@ -33,6 +34,7 @@ from tap_example.definition.model import (
     RateLimit,
     Resource,
     SinglePageSpec,
+    StoppingSpec,
 )
 from tap_example.definition.placeholders import (
     fill_placeholders,
@@ -54,6 +56,7 @@ __all__ = [
     "Definition",
     "ErrorHandler",
     "HTTPBasicAuthSpec",
+    "HeaderCursorSpec",
     "HeaderLinkSpec",
     "Incremental",
     "JSONLinkSpec",
@@ -66,6 +69,7 @@ __all__ = [
     "Resource",
     "SinglePageSpec",
     "StopCondition",
+    "StoppingSpec",
     "auth_specs",
     "build_definition",
     "fill_placeholders",

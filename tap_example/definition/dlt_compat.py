@@ -5,7 +5,8 @@ differently, normalised before the document is validated (:func:`normalise`).
   takes its credentials from the settings of the same names (``${token}``, ``${api_key}``, ...),
   as dlt takes them from its config providers.
 - an endpoint without ``path`` (or a resource without ``endpoint``) reads the resource's name.
-- destination hints (``table_name``, ``columns``, ...) are accepted with one note each; keys a
+- an endpoint's ``auth`` takes the client's forms; ``response_actions`` hold no callables.
+- destination hints (``table_name``, ...) are accepted with one note each; keys a
   file cannot carry (``processing_steps``, ``client.session``) or the tap does not support yet
   are errors that say so, never "unknown key".
 
@@ -39,10 +40,6 @@ DESTINATION_HINTS: dict[str, str] = {
         "on it); to load into another table rename the stream with a stream map "
         "(stream_maps: {<resource>: {__alias__: <table>}})"
     ),
-    "columns": (
-        "column hints are dlt destination schema; declare types in a schema file "
-        "(the resource's 'schema' key) or let discovery infer them"
-    ),
     "max_table_nesting": "nesting is the target's concern (target-side flattening settings)",
     "table_format": "table formats are chosen by the target",
     "file_format": "file formats are chosen by the target",
@@ -67,15 +64,13 @@ NOT_SUPPORTED: dict[str, str] = {
         "form-encoded request bodies are not sent by the tap's request builder; use 'json' "
         "(method POST) where the API accepts JSON"
     ),
-    "response_actions": (
-        "the tap's retry/validation path has no per-status or per-content hooks yet; statuses "
-        "it retries come from error_handler.retry_on_status_codes"
-    ),
-    "auth": (
-        "an endpoint's own auth (per-endpoint override) is not supported yet: the run has one "
-        "authenticator, bound to the API's host; put the credentials in client.auth"
-    ),
 }
+
+#: What a definition file cannot carry in place of a response action.
+_CALLABLE_ACTION = (
+    "is a Python callable (a requests response hook), which a definition file cannot carry; "
+    "use {status_code: <int>, content: <substring>, action: ignore}"
+)
 
 _CLIENT_PYTHON_ONLY = {
     "session": (
@@ -100,6 +95,7 @@ def normalise(document: Any, origin: str) -> tuple[Any, tuple[str, ...]]:
     defaults = document.get("resource_defaults")
     if isinstance(defaults, dict):
         notes.extend(_resource_keys(defaults, "resource_defaults", origin))
+        _endpoint_keys(defaults.get("endpoint"), "resource_defaults.endpoint", origin)
     resources = document.get("resources")
     for index, item in enumerate(resources if isinstance(resources, list) else []):
         if not isinstance(item, dict):
@@ -113,7 +109,42 @@ def normalise(document: Any, origin: str) -> tuple[Any, tuple[str, ...]]:
             endpoint["path"] = item["name"]  # dlt: the endpoint's path defaults to the name
         if isinstance(endpoint, dict):
             _incremental_param(endpoint, f"{where}.endpoint", origin)
+            _endpoint_keys(endpoint, f"{where}.endpoint", origin)
     return document, tuple(notes)
+
+
+def _endpoint_keys(endpoint: Any, where: str, origin: str) -> None:
+    """An endpoint's own ``auth`` in the client's forms; ``response_actions`` a file can hold."""
+    if not isinstance(endpoint, dict):
+        return
+    if endpoint.get("auth") is not None:
+        endpoint["auth"] = _auth(endpoint["auth"], f"{where}.auth", origin)
+    actions = endpoint.get("response_actions")
+    for index, action in enumerate(actions if isinstance(actions, list) else []):
+        at = f"{origin}: {where}.response_actions[{index}]"
+        if callable(action):
+            raise DefinitionError(f"{at}: dlt's response action {_CALLABLE_ACTION}")
+        if not isinstance(action, dict):
+            continue
+        kind = action.get("action")
+        if callable(kind) or (isinstance(kind, list) and kind and all(map(callable, kind))):
+            msg = (
+                f"{at}.action: dlt's custom response action is not supported by tap-example "
+                f"because it {_CALLABLE_ACTION}"
+            )
+            raise DefinitionError(msg)
+        if kind is None:
+            msg = f"{at}.action: missing; dlt needs one: action: ignore"
+            raise DefinitionError(msg)
+        if isinstance(kind, str) and kind != "ignore":
+            msg = (
+                f"{at}.action: unknown response action {kind!r}: 'ignore' is the one action "
+                "dlt takes by name (others are Python callables)"
+            )
+            raise DefinitionError(msg)
+        if action.get("status_code") is None and action.get("content") is None:
+            msg = f"{at}: needs status_code or content (or both), as dlt matches on them"
+            raise DefinitionError(msg)
 
 
 def _incremental_param(endpoint: dict[str, Any], where: str, origin: str) -> None:
@@ -154,14 +185,8 @@ def _auth(raw: Any, where: str, origin: str) -> Any:
         return raw
     values = dict(raw)
     values.setdefault("type", "bearer")  # dlt: an auth mapping without type is bearer
-    if values.get("type") == "api_key" and values.get("location") == "cookie":
-        msg = (
-            f"{origin}: {where}.location: dlt's api_key location 'cookie' is not supported by "
-            "tap-example yet because its authenticator sends keys in a header or the query "
-            "string only; send the cookie as a header (client.headers: {Cookie: "
-            "'<name>=${<setting>}'})"
-        )
-        raise DefinitionError(msg)
+    if values.get("type") == "api_key" and values.get("location") == "param":
+        values["location"] = "query"  # dlt: 'param' is another name for 'query'
     if "session" in values:
         msg = f"{origin}: {where}.session: dlt's session {_CLIENT_PYTHON_ONLY['session']}"
         raise DefinitionError(msg)
@@ -176,6 +201,13 @@ def _resource_keys(item: dict[str, Any], where: str, origin: str) -> Iterator[st
         if key in item:
             item.pop(key)
             yield f"{where}.{key}: dlt's {key} is accepted and not acted on: {why}"
+    if item.get("columns") is not None:
+        item["columns"], dropped = _columns(item["columns"], f"{where}.columns", origin)
+        if dropped:
+            yield (
+                f"{where}.columns: dlt's column hints {', '.join(dropped)} are destination schema "
+                "and not acted on; data_type, nullable and description shape the stream's schema"
+            )
     disposition = item.get("write_disposition")
     if isinstance(disposition, dict) and "strategy" in disposition:
         strategy = disposition.pop("strategy")
@@ -192,6 +224,29 @@ def _resource_keys(item: dict[str, Any], where: str, origin: str) -> Iterator[st
                     f"tap-example because {why}"
                 )
                 raise DefinitionError(msg)
+
+
+#: The column hint keys the tap turns into the stream's JSON schema.
+COLUMN_KEYS = ("data_type", "nullable", "description")
+
+
+def _columns(raw: Any, where: str, origin: str) -> tuple[dict[str, Any], list[str]]:
+    """dlt's ``columns`` (a mapping by name, or a list of columns with ``name``) as a mapping
+    of the keys the tap acts on, and the other hint keys it found (sorted, once each)."""
+    if isinstance(raw, list) and all(isinstance(c, dict) and "name" in c for c in raw):
+        raw = {c["name"]: {k: v for k, v in c.items() if k != "name"} for c in raw}
+    if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
+        msg = (
+            f"{origin}: {where}: dlt's columns given as {type(raw).__name__} is not supported "
+            "by tap-example because a definition file holds hints as data only; use "
+            "{<column>: {data_type: <type>, nullable: <bool>}}"
+        )
+        raise DefinitionError(msg)
+    dropped = sorted(
+        {k for hints in raw.values() for k in hints if k not in (*COLUMN_KEYS, "name")}
+    )
+    kept = {name: {k: v for k, v in h.items() if k in COLUMN_KEYS} for name, h in raw.items()}
+    return kept, dropped
 
 
 _RESOURCE_EXPRESSION = re.compile(r"(?<![\$\{])\{(resources\.[^{}]+)\}")

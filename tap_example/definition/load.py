@@ -29,23 +29,26 @@ from tap_example.definition.dlt_compat import (
 )
 from tap_example.definition.model import (
     AUTH_SPECS,
+    COLUMN_TYPES,
     DEFAULT_RETRY_CODES,
     PAGINATOR_SPECS,
     AuthSpec,
-    CursorSpec,
+    ColumnHint,
     Definition,
     ErrorHandler,
     Incremental,
     OffsetSpec,
+    PageNumberSpec,
     PaginatorSpec,
     ParentBinding,
     RateLimit,
     Resource,
+    ResponseAction,
 )
 from tap_example.definition.placeholders import Filler, placeholder_names
 from tap_example.definition.stop_condition import StopCondition, parse_stop_condition
 from tap_example.errors import DefinitionError
-from tap_example.jsonpaths import split_path
+from tap_example.jsonpaths import check_selector, split_path
 
 BUILTIN_APIS = ("payments", "billing", "crm", "commerce", "clinical")
 
@@ -284,12 +287,13 @@ def paginator_spec(
         raise DefinitionError(msg)
     if spec_type is OffsetSpec and "limit" not in values:
         raise DefinitionError(f"{origin}: {where}: paginator type 'offset' needs 'limit'")
+    _check_placements(values, kind, where, origin)
     if "stop_condition" in values and not isinstance(values["stop_condition"], StopCondition):
         try:
             values["stop_condition"] = parse_stop_condition(values["stop_condition"])
         except ValueError as exc:
             raise DefinitionError(f"{origin}: {where}.stop_condition: {exc}") from None
-    for key in ("cursor_path", "next_url_path", "total_path"):
+    for key in ("cursor_path", "next_url_path", "total_path", "has_more_path"):
         if values.get(key):
             try:
                 split_path(values[key])
@@ -297,16 +301,61 @@ def paginator_spec(
                 raise DefinitionError(f"{origin}: {where}.{key}: {exc}") from None
     if values.get("base_page") is None:
         values.pop("base_page", None)
-    return spec_type(**values)
+    spec = spec_type(**values)
+    _check_stops(spec, kind, where, origin)
+    return spec
 
 
-def auth_specs(raw: Any, origin: str = "definition") -> tuple[AuthSpec, ...]:
-    """``client.auth`` (one mapping or a list of alternatives) as typed specs; ``${settings}``
-    stay in place until the tap chooses an alternative."""
+#: Where a paginator may put a value: a query parameter or a JSON body path, never both (dlt).
+_PLACEMENTS = (
+    ("page_param", "page_body_path"),
+    ("offset_param", "offset_body_path"),
+    ("limit_param", "limit_body_path"),
+    ("cursor_param", "cursor_body_path"),
+)
+
+
+def _check_placements(values: Mapping[str, Any], kind: str, where: str, origin: str) -> None:
+    for param, body_path in _PLACEMENTS:
+        if values.get(param) is not None and values.get(body_path) is not None:
+            msg = (
+                f"{origin}: {where}: paginator type {kind!r} takes {param!r} or {body_path!r}, "
+                "not both (the value goes either into the query or into the JSON body)"
+            )
+            raise DefinitionError(msg)
+
+
+def _check_stops(spec: PaginatorSpec, kind: str, where: str, origin: str) -> None:
+    """A page-number or offset paginator with no way to stop is an error, as in dlt."""
+    if not isinstance(spec, (PageNumberSpec, OffsetSpec)):
+        return
+    maximum = spec.maximum_page if isinstance(spec, PageNumberSpec) else spec.maximum_offset
+    if (
+        spec.total_path is None
+        and maximum is None
+        and spec.has_more_path is None
+        and spec.stop_after_empty_page is False
+        and spec.stop_condition is None
+    ):
+        last = "maximum_page" if isinstance(spec, PageNumberSpec) else "maximum_offset"
+        msg = (
+            f"{origin}: {where}: paginator type {kind!r} never stops with total_path: null and "
+            f"stop_after_empty_page: false; set total_path, {last}, has_more_path or "
+            "stop_condition, or drop stop_after_empty_page: false"
+        )
+        raise DefinitionError(msg)
+
+
+def auth_specs(
+    raw: Any, origin: str = "definition", key: str = "client.auth"
+) -> tuple[AuthSpec, ...]:
+    """``client.auth`` (or an endpoint's ``auth``: ``key``), one mapping or a list of
+    alternatives, as typed specs; ``${settings}`` stay in place until the tap chooses an
+    alternative."""
     alternatives = raw if isinstance(raw, list) else [raw] if raw else []
     specs: list[AuthSpec] = []
     for index, item in enumerate(alternatives):
-        where = f"client.auth[{index}]" if isinstance(raw, list) else "client.auth"
+        where = f"{key}[{index}]" if isinstance(raw, list) else key
         values = dict(item)
         kind = values.pop("type")
         spec_type = AUTH_SPECS.get(kind)
@@ -350,14 +399,13 @@ def _build_resource(
     if single_entity_path(path):  # dlt: ``.../{id}`` answers one object, on one page
         raw_paginator = raw_paginator or "single_page"
         selector = "$" if selector is None else selector
+    if base_dir is not None:
+        raw_paginator = _dlt_paginator_defaults(raw_paginator)
     paginator = paginator_spec(raw_paginator, f"{ep}.paginator", origin)
-    if isinstance(paginator, CursorSpec) and paginator.cursor_body_path and method != "POST":
-        raise DefinitionError(f"{origin}: {ep}.paginator.cursor_body_path: needs method POST")
-    if selector is not None:
-        try:
-            split_path(selector)
-        except ValueError as exc:
-            raise DefinitionError(f"{origin}: {ep}.data_selector: {exc}") from None
+    for key in ("cursor_body_path", "page_body_path", "offset_body_path", "limit_body_path"):
+        if getattr(paginator, key, None) and method != "POST":
+            raise DefinitionError(f"{origin}: {ep}.paginator.{key}: needs method POST")
+    _check_selector(selector, ep, origin)
     disposition = raw.get("write_disposition", "append")
     if isinstance(disposition, dict):
         disposition = disposition["disposition"]
@@ -372,7 +420,7 @@ def _build_resource(
         },
         data_selector=selector,
         paginator=paginator,
-        error_handler=_error_handler(endpoint.get("error_handler") or {}),
+        error_handler=_error_handler(endpoint, ep, origin),
         primary_key=_primary_key(raw.get("primary_key")),
         write_disposition=disposition,
         incremental=_incremental(
@@ -383,7 +431,20 @@ def _build_resource(
         schema_file=_schema_file(raw, where, origin, base_dir, api_name),
         selected=bool(raw.get("selected", True)),
         schema_contract=raw.get("schema_contract"),
+        auth=auth_specs(endpoint["auth"], origin, f"{ep}.auth") if "auth" in endpoint else None,
+        columns=_columns(raw.get("columns") or {}, where, origin),
     )
+
+
+def _dlt_paginator_defaults(raw: Any) -> Any:
+    """A user definition's paginator with dlt's defaults where the built-in definitions use
+    the tap's own: a ``cursor`` without ``cursor_path`` reads ``cursors.next`` (dlt's
+    ``JSONResponseCursorPaginator``), not the parameter's name."""
+    if raw == "cursor" or (isinstance(raw, dict) and raw.get("type") == "cursor"):
+        values = {"type": "cursor"} if isinstance(raw, str) else dict(raw)
+        values.setdefault("cursor_path", "cursors.next")
+        return values
+    return raw
 
 
 def _params_and_bindings(
@@ -463,12 +524,47 @@ def _expression_bindings(
     return bindings
 
 
-def _error_handler(raw: Mapping[str, Any]) -> ErrorHandler:
+def _error_handler(endpoint: Mapping[str, Any], ep: str, origin: str) -> ErrorHandler:
+    """The endpoint's ``error_handler``, with its ``response_actions`` (dlt's endpoint key)."""
+    raw = endpoint.get("error_handler") or {}
+    actions = tuple(
+        ResponseAction(status_code=a.get("status_code"), content=a.get("content"))
+        for a in endpoint.get("response_actions") or ()
+    )
     return ErrorHandler(
         retry_on_status_codes=tuple(raw.get("retry_on_status_codes", DEFAULT_RETRY_CODES)),
         max_retries=int(raw.get("max_retries", ErrorHandler.max_retries)),
         backoff_factor=float(raw.get("backoff_factor", ErrorHandler.backoff_factor)),
+        response_actions=actions,
     )
+
+
+def _check_selector(selector: str | None, ep: str, origin: str) -> None:
+    """A ``data_selector`` is a dot path or JSONPath (jsonpath-ng's extended syntax, as dlt's)."""
+    if selector is not None:
+        try:
+            check_selector(selector)
+        except ValueError as exc:
+            raise DefinitionError(f"{origin}: {ep}.data_selector: {exc}") from None
+
+
+def _columns(raw: Mapping[str, Any], where: str, origin: str) -> dict[str, ColumnHint]:
+    """dlt's ``columns`` hints (normalised by ``dlt_compat``) as typed hints."""
+    hints: dict[str, ColumnHint] = {}
+    for name, values in raw.items():
+        kind = values.get("data_type")
+        if kind is not None and kind not in COLUMN_TYPES:
+            msg = (
+                f"{origin}: {where}.columns.{name}.data_type: unknown dlt data type {kind!r} "
+                f"(known: {', '.join(COLUMN_TYPES)})"
+            )
+            raise DefinitionError(msg)
+        hints[name] = ColumnHint(
+            data_type=kind,
+            nullable=values.get("nullable"),
+            description=values.get("description"),
+        )
+    return hints
 
 
 def _incremental(

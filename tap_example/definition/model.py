@@ -10,7 +10,7 @@ the published JSON Schema (``definition.schema.json``) and the engine's registri
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -35,8 +35,8 @@ class Spec:
 
     @classmethod
     def keys(cls) -> frozenset[str]:
-        """The definition keys of this type (besides ``type``)."""
-        return frozenset(f.name for f in dataclasses.fields(cls))
+        """The definition keys of this type (besides ``type``); run-time fields excluded."""
+        return frozenset(f.name for f in dataclasses.fields(cls) if not f.metadata.get("run"))
 
 
 # --------------------------------------------------------------------------- paginators
@@ -72,10 +72,21 @@ class PagedSpec(PaginatorSpec):
 
 
 @dataclass(frozen=True)
-class JSONLinkSpec(PagedSpec):
-    """A next-page URL in the body (``next_url_path``)."""
+class StoppingSpec(PagedSpec):
+    """dlt's stop keys of ``cursor``, ``page_number`` and ``offset``: ``has_more_path`` (a
+    boolean in the body) and ``stop_after_empty_page``. ``None`` for the latter is the tap's
+    default: an empty page ends paging unless a total says more pages follow (see the
+    paginators)."""
 
-    type_names: ClassVar[tuple[str, ...]] = ("json_link", "next_link")
+    stop_after_empty_page: bool | None = None
+    has_more_path: str | None = None
+
+
+@dataclass(frozen=True)
+class JSONLinkSpec(PagedSpec):
+    """A next-page URL in the body (``next_url_path``); ``json_response`` is dlt's old name."""
+
+    type_names: ClassVar[tuple[str, ...]] = ("json_link", "next_link", "json_response")
     next_url_path: str = "next"
 
 
@@ -88,7 +99,17 @@ class HeaderLinkSpec(PagedSpec):
 
 
 @dataclass(frozen=True)
-class CursorSpec(PagedSpec):
+class HeaderCursorSpec(PagedSpec):
+    """A cursor read from the response header ``cursor_key``, sent back as the query
+    parameter ``cursor_param`` (dlt's ``header_cursor``)."""
+
+    type_names: ClassVar[tuple[str, ...]] = ("header_cursor",)
+    cursor_key: str = "next"
+    cursor_param: str = "cursor"
+
+
+@dataclass(frozen=True)
+class CursorSpec(StoppingSpec):
     """A cursor read at ``cursor_path``, sent back as a query parameter or in the JSON body."""
 
     type_names: ClassVar[tuple[str, ...]] = ("cursor",)
@@ -103,26 +124,39 @@ class CursorSpec(PagedSpec):
 
 
 @dataclass(frozen=True)
-class PageNumberSpec(PagedSpec):
-    """Page numbers from ``page`` (or ``base_page``); ``total_path`` counts pages."""
+class PageNumberSpec(StoppingSpec):
+    """Page numbers from ``page`` (or ``base_page``), in the query (``page_param``) or the JSON
+    body (``page_body_path``); ``total_path`` counts pages; paging stops before page number
+    ``maximum_page`` (dlt's meaning)."""
 
     type_names: ClassVar[tuple[str, ...]] = ("page_number",)
     base_page: int = 0
     page: int | None = None
     page_param: str = "page"
+    page_body_path: str | None = None
     #: Where the body gives the number of pages; ``None`` (``total_path: null``): nowhere.
     total_path: str | None = "total"
 
 
 @dataclass(frozen=True)
-class OffsetSpec(PagedSpec):
-    """``offset``/``limit`` paging; ``total_path`` counts records."""
+class OffsetSpec(StoppingSpec):
+    """``offset``/``limit`` paging, each in the query or the JSON body (``offset_body_path``,
+    ``limit_body_path``); ``total_path`` counts records."""
 
     type_names: ClassVar[tuple[str, ...]] = ("offset",)
     offset: int = 0
     offset_param: str = "offset"
+    offset_body_path: str | None = None
+    limit_body_path: str | None = None
     total_path: str | None = "total"
     maximum_offset: int | None = None
+
+
+class Detection:
+    """The paginator an ``auto`` resource's first response chose (run-time state)."""
+
+    def __init__(self) -> None:
+        self.spec: PaginatorSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +165,11 @@ class AutoSpec(PaginatorSpec):
     user definition without a paginator gets)."""
 
     type_names: ClassVar[tuple[str, ...]] = ("auto",)
+    #: What detection chose, shared by the resource's paging loops and its request shaper (one
+    #: per spec, so per resource and run; not a definition key).
+    detection: Detection = field(
+        default_factory=Detection, compare=False, repr=False, metadata={"run": True}
+    )
 
 
 #: Paginator spec types by every ``type`` name a definition may use.
@@ -141,6 +180,7 @@ PAGINATOR_SPECS: dict[str, type[PaginatorSpec]] = {
         SinglePageSpec,
         JSONLinkSpec,
         HeaderLinkSpec,
+        HeaderCursorSpec,
         CursorSpec,
         PageNumberSpec,
         OffsetSpec,
@@ -177,7 +217,8 @@ class APIKeyAuthSpec(AuthSpec):
     type_names: ClassVar[tuple[str, ...]] = ("api_key",)
     api_key: str = ""
     name: str = "Authorization"
-    location: Literal["header", "query"] = "header"
+    #: ``cookie``: sent as the cookie ``name`` (to the API's own host only, as every credential).
+    location: Literal["header", "query", "cookie"] = "header"
 
 
 @dataclass(frozen=True)
@@ -233,12 +274,63 @@ class RateLimit:
 
 
 @dataclass(frozen=True)
+class ResponseAction:
+    """One of dlt's ``response_actions``: an answer whose status is ``status_code`` and/or
+    whose body contains ``content`` is ignored (no records, paging stops, not an error, never
+    retried). ``ignore`` is the only action dlt takes for a name; the others are callables."""
+
+    status_code: int | None = None
+    content: str | None = None
+    action: Literal["ignore"] = "ignore"
+
+    def matches(self, status: int, text: Callable[[], str]) -> bool:
+        """Whether an answer with ``status`` and body ``text()`` matches (dlt's rule: both
+        given, both must hold; the body is read only when ``content`` is given)."""
+        if self.status_code is not None and status != self.status_code:
+            return False
+        return self.content is None or self.content in text()
+
+
+@dataclass(frozen=True)
 class ErrorHandler:
-    """Which statuses are retried, how often, and how fast the waits grow."""
+    """Which statuses are retried, how often, and how fast the waits grow; which answers are
+    ignored (the endpoint's ``response_actions``, decided before any retry)."""
 
     retry_on_status_codes: tuple[int, ...] = DEFAULT_RETRY_CODES
     max_retries: int = 5
     backoff_factor: float = 1.0
+    response_actions: tuple[ResponseAction, ...] = ()
+
+    def ignores(self, status: int, text: Callable[[], str]) -> bool:
+        """Whether a response action ignores this answer."""
+        return any(action.matches(status, text) for action in self.response_actions)
+
+
+#: dlt's column ``data_type`` names and the JSON Schema each becomes.
+COLUMN_TYPES: dict[str, dict[str, Any]] = {
+    "text": {"type": ["string"]},
+    "bigint": {"type": ["integer"]},
+    "double": {"type": ["number"]},
+    "decimal": {"type": ["number"]},
+    "wei": {"type": ["integer"]},
+    "bool": {"type": ["boolean"]},
+    "timestamp": {"type": ["string"], "format": "date-time"},
+    "date": {"type": ["string"], "format": "date"},
+    "time": {"type": ["string"], "format": "time"},
+    "binary": {"type": ["string"], "contentEncoding": "base64"},
+    "json": {"type": ["object", "array"]},
+}
+
+
+@dataclass(frozen=True)
+class ColumnHint:
+    """dlt's column hint for one field: its ``data_type`` (a :data:`COLUMN_TYPES` name) and
+    whether it may be null (dlt's default: yes); turned into the stream's schema."""
+
+    data_type: str | None = None
+    #: ``None``: not said (a hinted ``data_type`` then allows null, as dlt's default does).
+    nullable: bool | None = None
+    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -317,6 +409,11 @@ class Resource:
     selected: bool = True
     #: dlt's schema contract for this resource: a mode, or ``{columns: ..., data_type: ...}``.
     schema_contract: str | Mapping[str, str] | None = None
+    #: The endpoint's own ``auth`` (alternatives, as ``client.auth``): ``None`` takes the
+    #: client's; ``()`` (``auth: null``) sends no credentials.
+    auth: tuple[AuthSpec, ...] | None = None
+    #: dlt's ``columns`` hints, merged over the stream's declared or inferred schema.
+    columns: Mapping[str, ColumnHint] = field(default_factory=dict)
 
     @property
     def parent(self) -> str | None:

@@ -1,7 +1,8 @@
 """Authenticators for every auth type a definition can name, chosen from a registry.
 
 One shared authenticator per tap (as the SDK template does), built from the definition's
-``client.auth``: the first alternative whose ``${settings}`` are all set. The registry
+``client.auth``: the first alternative whose ``${settings}`` are all set; a resource whose
+endpoint has its own ``auth`` gets its own (:class:`AuthRegistry`). The registry
 (:data:`AUTHENTICATORS`, :func:`register_authenticator`) maps each auth spec type of
 :mod:`tap_example.definition.model` to a factory, as dlt's ``AUTH_MAP`` does; a spec type
 without one is an error. Credentials are added only to requests for the API's own host(s);
@@ -11,6 +12,7 @@ a next link to another host gets none.
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import random
 import threading
@@ -29,8 +31,10 @@ from tap_example.definition.model import (
     APIKeyAuthSpec,
     AuthSpec,
     BearerAuthSpec,
+    Definition,
     HTTPBasicAuthSpec,
     OAuth2AuthSpec,
+    Resource,
 )
 from tap_example.definition.placeholders import fill_spec, missing_placeholders
 from tap_example.engine.documents import server_message
@@ -90,7 +94,8 @@ class BearerAuthenticator(HostBoundAuthenticator):
 
 
 class APIKeyAuthenticator(HostBoundAuthenticator):
-    """An API key in a header or in the query string."""
+    """An API key in a header, in the query string, or in a cookie (``name=<key>`` added to
+    the ``Cookie`` header of requests to the API's own host only)."""
 
     def __init__(
         self, *, name: str, api_key: str, location: str, allowed_origins: Sequence[str]
@@ -98,14 +103,42 @@ class APIKeyAuthenticator(HostBoundAuthenticator):
         super().__init__(allowed_origins=allowed_origins)
         register_secret(api_key)
         self.api_key = api_key
+        self.cookie = f"{name}={api_key}" if location == "cookie" else None
+        register_secret(self.cookie)
         if location == "query":
             self.auth_params[name] = api_key
-        else:
+        elif location != "cookie":
             self.auth_headers[name] = api_key
+
+    @override
+    def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        if self.cookie is not None:  # only add_credentials (the API's own host) puts it back
+            _remove_cookie(request, self.cookie)
+        return super().authenticate_request(request)
+
+    @override
+    def add_credentials(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request = super().add_credentials(request)
+        if self.cookie is not None:
+            existing = request.headers.get("Cookie")
+            request.headers["Cookie"] = f"{existing}; {self.cookie}" if existing else self.cookie
+        return request
 
     @override
     def echoed_secrets(self) -> frozenset[str]:
         return frozenset({self.api_key})
+
+
+def _remove_cookie(request: requests.PreparedRequest, cookie: str) -> None:
+    """``cookie`` (``name=value``) taken out of the request's ``Cookie`` header."""
+    existing = request.headers.get("Cookie")
+    if not existing:
+        return
+    kept = [part for part in (p.strip() for p in existing.split(";")) if part and part != cookie]
+    if kept:
+        request.headers["Cookie"] = "; ".join(kept)
+    else:
+        del request.headers["Cookie"]
 
 
 class BasicAuthenticator(HostBoundAuthenticator):
@@ -531,8 +564,10 @@ def build_authenticator(
     timeout: float = 60,
     retry_policy: RetryPolicy | None = None,
     token_store: TokenStore | None = None,
+    key: str = "client.auth",
 ) -> APIAuthenticatorBase | None:
-    """Build the authenticator of the first alternative whose settings are all set."""
+    """Build the authenticator of the first alternative whose settings are all set (``key``:
+    where the alternatives are, for messages)."""
     if not alternatives:
         return None
     missing_by_alternative: list[list[str]] = []
@@ -541,7 +576,7 @@ def build_authenticator(
         if missing:
             missing_by_alternative.append(missing)
             continue
-        where = f"client.auth[{index}]" if len(alternatives) > 1 else "client.auth"
+        where = f"{key}[{index}]" if len(alternatives) > 1 else key
         spec = fill_spec(raw, settings, where, origin)
         factory = AUTHENTICATORS.get(type(spec))
         if factory is None:
@@ -557,5 +592,60 @@ def build_authenticator(
         )
         return factory(spec, context)
     options = " or ".join(", ".join(m) for m in missing_by_alternative)
-    msg = f"{api_name}: authentication needs the settings {options}"
+    which = "" if key == "client.auth" else f" ({key})"
+    msg = f"{api_name}: authentication{which} needs the settings {options}"
     raise ConfigError(msg)
+
+
+class AuthRegistry:
+    """The run's authenticators: the client's (``client.auth``), and each endpoint's own
+    ``auth`` (dlt's per-endpoint override), built at first use. Resources whose ``auth`` is the
+    same share one authenticator (one token, renewed once for all of them); every one of them
+    adds credentials only to requests for the API's own host."""
+
+    def __init__(
+        self,
+        definition: Definition,
+        *,
+        settings: Mapping[str, Any],
+        base_url: str,
+        timeout: float = 60,
+        retry_policy: RetryPolicy | None = None,
+        token_store: TokenStore | None = None,
+    ) -> None:
+        self.definition = definition
+        self._build = functools.partial(
+            build_authenticator,
+            settings=settings,
+            base_url=base_url,
+            api_name=definition.name,
+            origin=definition.origin,
+            timeout=timeout,
+            retry_policy=retry_policy,
+            token_store=token_store,
+        )
+        self._lock = threading.Lock()
+        self._client: list[APIAuthenticatorBase | None] = []
+        self._endpoints: list[tuple[tuple[AuthSpec, ...], APIAuthenticatorBase | None]] = []
+
+    @property
+    def client(self) -> APIAuthenticatorBase | None:
+        """The authenticator of ``client.auth`` (``None`` without one)."""
+        with self._lock:
+            if not self._client:
+                self._client.append(self._build(self.definition.auth))
+            return self._client[0]
+
+    def for_resource(self, resource: Resource) -> APIAuthenticatorBase | None:
+        """The authenticator for ``resource``: its endpoint's own ``auth`` when it has one
+        (``auth: null``: none), else the client's."""
+        if resource.auth is None or resource.auth == self.definition.auth:
+            return self.client
+        with self._lock:
+            for specs, built in self._endpoints:
+                if specs == resource.auth:
+                    return built
+            key = f"resources ({resource.name}).endpoint.auth"
+            built = self._build(resource.auth, key=key) if resource.auth else None
+            self._endpoints.append((resource.auth, built))
+            return built

@@ -25,6 +25,7 @@ from typing_extensions import override
 from tap_example.definition.model import (
     AutoSpec,
     CursorSpec,
+    HeaderCursorSpec,
     HeaderLinkSpec,
     JSONLinkSpec,
     OffsetSpec,
@@ -32,6 +33,7 @@ from tap_example.definition.model import (
     PageNumberSpec,
     PaginatorSpec,
     SinglePageSpec,
+    StoppingSpec,
 )
 from tap_example.engine.documents import response_document
 from tap_example.engine.placement import is_link, set_in
@@ -54,7 +56,14 @@ class DefinitionPaginator(BaseAPIPaginator[Any], Generic[SpecT]):
         paged = spec if isinstance(spec, PagedSpec) else None
         self.stop_condition = paged.stop_condition if paged else None
         self.maximum_page = paged.maximum_page if paged else None
-        self.body_paging = False  # page size and token travel in the JSON body (POST search)
+        stopping = spec if isinstance(spec, StoppingSpec) else None
+        #: dlt's ``stop_after_empty_page``; ``None``: the tap's default (see continue_if_empty).
+        self.stop_after_empty_page = stopping.stop_after_empty_page if stopping else None
+        self.has_more_in = (
+            _HasMore(stopping.has_more_path) if stopping and stopping.has_more_path else None
+        )
+        #: Where the page size goes in the JSON body (``None``: the query, at ``limit_param``).
+        self.limit_body_path: str | None = None
         #: Pages one partition may take (the ``max_pages_per_partition`` setting); None: no limit.
         self.max_pages: int | None = None
         self.stopped = False  # the stream asked to stop after the current page
@@ -65,10 +74,14 @@ class DefinitionPaginator(BaseAPIPaginator[Any], Generic[SpecT]):
     def apply(self, request: HTTPRequest, token: Any) -> None:
         """Put the page size and ``token`` (``None`` on the first page) into ``request``."""
         if self.limit is not None:
-            self._put(request, self.limit_param, self.limit)
+            body_path = self.limit_body_path
+            self._put(request, body_path or self.limit_param, self.limit, in_body=bool(body_path))
 
-    def _put(self, request: HTTPRequest, name: str, value: Any) -> None:
-        if self.body_paging:
+    @staticmethod
+    def _put(request: HTTPRequest, name: str, value: Any, *, in_body: bool) -> None:
+        """``value`` as the query parameter ``name``, or at the dot path ``name`` of the JSON
+        body (a copy: the resource's body is never changed)."""
+        if in_body:
             data = request.data if isinstance(request.data, dict) else None
             request.data = set_in(data, name, value)
         else:
@@ -78,14 +91,16 @@ class DefinitionPaginator(BaseAPIPaginator[Any], Generic[SpecT]):
     @override
     def has_more(self, response: requests.Response) -> bool:
         """More pages unless the stream stopped, ``maximum_page`` is reached (the SDK counts
-        the page before asking) or the stop condition holds."""
+        the page before asking), the stop condition holds or ``has_more_path`` says no."""
         if self.stopped:
             return False
         if self.maximum_page is not None and self.count >= self.maximum_page:
             return False
-        if self.stop_condition is None:
-            return True
-        return not self.stop_condition.is_met(response_document(response))
+        if self.stop_condition is not None and self.stop_condition.is_met(
+            response_document(response)
+        ):
+            return False
+        return self.has_more_in is None or self.has_more_in(response)
 
     @override
     def advance(self, response: requests.Response) -> None:
@@ -200,6 +215,32 @@ class _Totals:
         return total if isinstance(total, int) and not isinstance(total, bool) else None
 
 
+_TRUE_WORDS = frozenset({"yes", "true", "t", "y", "1"})  # dlt's ``str2bool``
+_FALSE_WORDS = frozenset({"no", "false", "f", "n", "0"})
+
+
+class _HasMore:
+    """Reads dlt's ``has_more_path``: a boolean (or a string dlt reads as one) in the body;
+    missing or anything else is an error, as in dlt."""
+
+    def __init__(self, has_more_path: str) -> None:
+        self.path = has_more_path
+        self._read = compile_path(has_more_path)
+
+    def __call__(self, response: requests.Response) -> bool:
+        value = self._read(response_document(response))
+        if isinstance(value, str) and value.lower() in _TRUE_WORDS | _FALSE_WORDS:
+            return value.lower() in _TRUE_WORDS
+        if isinstance(value, bool):
+            return value
+        where = mask_url(response.url)
+        if value is MISSING or value is None:
+            msg = f"has_more_path {self.path!r} is not in the response at {where}"
+        else:
+            msg = f"has_more_path {self.path!r} at {where} is not a boolean: {value!r}"
+        raise PaginationError(msg)
+
+
 class SinglePagePaginator(DefinitionPaginator[SinglePageSpec]):
     """One request, no paging."""
 
@@ -290,7 +331,8 @@ class CursorPaginator(DefinitionPaginator[CursorSpec]):
         super().__init__(spec)
         self.cursor_param = spec.cursor_param
         self.cursor_body_path = spec.cursor_body_path
-        self.body_paging = bool(self.cursor_body_path)
+        if self.cursor_body_path:  # a POST search: the page size goes into the body too
+            self.limit_body_path = spec.limit_param
         self._cursor = compile_path(spec.effective_cursor_path)
 
     @override
@@ -305,11 +347,14 @@ class CursorPaginator(DefinitionPaginator[CursorSpec]):
             return
         super().apply(request, token)
         if token is not None:
-            self._put(request, self.cursor_body_path or self.cursor_param or "cursor", token)
+            name = self.cursor_body_path or self.cursor_param or "cursor"
+            self._put(request, name, token, in_body=bool(self.cursor_body_path))
 
     @override
     def continue_if_empty(self, response: requests.Response) -> bool:
-        """A cursor is followed whatever the page held."""
+        """A cursor is followed whatever the page held, unless ``stop_after_empty_page``."""
+        if self.stop_after_empty_page:
+            return False
         return self.has_more(response) and bool(self.get_next(response))
 
     @override
@@ -324,34 +369,83 @@ class CursorPaginator(DefinitionPaginator[CursorSpec]):
         return value
 
 
+class HeaderCursorPaginator(DefinitionPaginator[HeaderCursorSpec]):
+    """dlt's ``header_cursor``: the cursor is the response header ``cursor_key`` (default
+    ``next``), sent back as the query parameter ``cursor_param`` (default ``cursor``); paging
+    stops when the header is absent."""
+
+    type_name = "header_cursor"
+
+    @override
+    def apply(self, request: HTTPRequest, token: Any) -> None:
+        super().apply(request, token)
+        if token is not None:
+            self._put(request, self.spec.cursor_param, token, in_body=False)
+
+    @override
+    def has_more(self, response: requests.Response) -> bool:
+        return self.spec.cursor_key in response.headers and super().has_more(response)
+
+    @override
+    def get_next(self, response: requests.Response) -> str | None:
+        return response.headers.get(self.spec.cursor_key)
+
+    @override
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """A cursor is followed whatever the page held (dlt's header cursor)."""
+        return self.has_more(response) and bool(self.get_next(response))
+
+
+def _empty_page_continues(
+    paginator: PageNumberPaginator | OffsetPaginator, response: requests.Response
+) -> bool:
+    """Whether an empty page is not the end of a page-number or offset list: never with
+    ``stop_after_empty_page: true`` (dlt's default), always where paging would go on with
+    ``false``; by default (the tap's) only where a total says more follow (a page emptied by
+    records that moved must not end the list)."""
+    if paginator.stop_after_empty_page:
+        return False
+    if paginator.stop_after_empty_page is None and paginator.total_in(response) is None:
+        return False
+    return paginator.has_more(response)
+
+
 class PageNumberPaginator(DefinitionPaginator[PageNumberSpec]):
-    """``page`` numbers from ``base_page`` (or ``page``), stopping after ``total_path`` pages
-    (when the body has it), at ``maximum_page``, or at an empty page."""
+    """``page`` numbers from ``base_page`` (or ``page``), in the query or the JSON body,
+    stopping after ``total_path`` pages (when the body has it), before page number
+    ``maximum_page``, when ``has_more_path`` says so, or at an empty page."""
 
     type_name = "page_number"
 
     def __init__(self, spec: PageNumberSpec) -> None:
         self.base_page = spec.base_page
         super().__init__(spec, spec.page if spec.page is not None else spec.base_page)
+        self.maximum_page = None  # not a page count here: the page number paging stops before
+        self.last_page = spec.maximum_page
         self.page_param = spec.page_param or "page"
+        self.page_body_path = spec.page_body_path
         self.total_in = _Totals(spec.total_path)
 
     @override
     def apply(self, request: HTTPRequest, token: Any) -> None:
         super().apply(request, token)
-        self._put(request, self.page_param, self.current_value if token is None else token)
+        page = self.current_value if token is None else token
+        body_path = self.page_body_path
+        self._put(request, body_path or self.page_param, page, in_body=bool(body_path))
 
     @override
     def has_more(self, response: requests.Response) -> bool:
         if not super().has_more(response):
             return False
+        following = int(self.current_value) + 1
+        if self.last_page is not None and following >= self.last_page:
+            return False
         total = self.total_in(response)
-        return total is None or self.current_value - self.base_page + 1 < total
+        return total is None or following - self.base_page < total
 
     @override
     def continue_if_empty(self, response: requests.Response) -> bool:
-        """An empty page ends paging only when no total says more pages follow."""
-        return self.total_in(response) is not None and self.has_more(response)
+        return _empty_page_continues(self, response)
 
     @override
     def get_next(self, response: requests.Response) -> int:
@@ -368,6 +462,7 @@ class PageNumberPaginator(DefinitionPaginator[PageNumberSpec]):
         while (
             len(tokens) < count
             and page - self.base_page < total
+            and (self.last_page is None or page < self.last_page)
             and self._within_limits(self.count + 1 + len(tokens))
         ):
             tokens.append(page)
@@ -376,8 +471,9 @@ class PageNumberPaginator(DefinitionPaginator[PageNumberSpec]):
 
 
 class OffsetPaginator(DefinitionPaginator[OffsetSpec]):
-    """``offset``/``limit`` paging, stopping at ``total_path`` records, ``maximum_offset``
-    or an empty page."""
+    """``offset``/``limit`` paging, each in the query or the JSON body, stopping at
+    ``total_path`` records, ``maximum_offset``, when ``has_more_path`` says so, or at an empty
+    page."""
 
     type_name = "offset"
 
@@ -387,13 +483,17 @@ class OffsetPaginator(DefinitionPaginator[OffsetSpec]):
             msg = "offset paginator needs 'limit'"
             raise ValueError(msg)
         self.offset_param = spec.offset_param or "offset"
+        self.offset_body_path = spec.offset_body_path
+        self.limit_body_path = spec.limit_body_path
         self.maximum_offset = spec.maximum_offset
         self.total_in = _Totals(spec.total_path)
 
     @override
     def apply(self, request: HTTPRequest, token: Any) -> None:
         super().apply(request, token)
-        self._put(request, self.offset_param, self.current_value if token is None else token)
+        offset = self.current_value if token is None else token
+        body_path = self.offset_body_path
+        self._put(request, body_path or self.offset_param, offset, in_body=bool(body_path))
 
     @override
     def has_more(self, response: requests.Response) -> bool:
@@ -407,8 +507,7 @@ class OffsetPaginator(DefinitionPaginator[OffsetSpec]):
 
     @override
     def continue_if_empty(self, response: requests.Response) -> bool:
-        """An empty page ends paging only when no total says more records follow."""
-        return self.total_in(response) is not None and self.has_more(response)
+        return _empty_page_continues(self, response)
 
     @override
     def get_next(self, response: requests.Response) -> int:
@@ -449,18 +548,20 @@ class AutoPaginator(DefinitionPaginator[AutoSpec]):
     def detect(self, response: requests.Response) -> DefinitionPaginator[Any]:
         if self.delegate is None:
             detected = detect_paginator(response)
-            if _DETECTED.get(id(self.spec)) is None:
+            memory = self.spec.detection  # the resource's, shared with its request shaper
+            if memory.spec is None:
                 _LOG.info(
                     "paginator detected for %s: %s", mask_url(response.url), describe(detected)
                 )
-            _DETECTED[id(self.spec)] = detected
+            memory.spec = detected
             self.delegate = build_paginator(detected, max_pages=self.max_pages)
             self.delegate.stopped = self.stopped
         return self.delegate
 
     def _shaper(self) -> DefinitionPaginator[Any] | None:
-        if self.delegate is None and id(self.spec) in _DETECTED:
-            self.delegate = build_paginator(_DETECTED[id(self.spec)], max_pages=self.max_pages)
+        detected = self.spec.detection.spec
+        if self.delegate is None and detected is not None:
+            self.delegate = build_paginator(detected, max_pages=self.max_pages)
         return self.delegate
 
     @override
@@ -520,8 +621,6 @@ class AutoPaginator(DefinitionPaginator[AutoSpec]):
 
 
 _LOG = logging.getLogger("tap-example")
-#: The paginator detected for each ``auto`` spec (by identity): request shaping follows it.
-_DETECTED: dict[int, PaginatorSpec] = {}
 _NEXT_KEY = re.compile("next")
 _NEXT_DICT_KEYS = (re.compile("href"), re.compile("url"))
 _TOTAL_PAGES_KEYS = (re.compile("^total_pages$"), re.compile("^pages$"), re.compile("^totalpages$"))
@@ -623,6 +722,7 @@ for _spec_type, _paginator in (
     (SinglePageSpec, SinglePagePaginator),
     (JSONLinkSpec, JSONLinkPaginator),
     (HeaderLinkSpec, HeaderLinkPaginator),
+    (HeaderCursorSpec, HeaderCursorPaginator),
     (CursorSpec, CursorPaginator),
     (PageNumberSpec, PageNumberPaginator),
     (OffsetSpec, OffsetPaginator),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, NamedTuple, Protocol
@@ -17,7 +19,7 @@ from tap_example.engine.incremental import IncrementalPolicy
 from tap_example.engine.paging import first_page_warning
 from tap_example.engine.partition import StreamRun
 from tap_example.errors import APIError, mask_url
-from tap_example.jsonpaths import MISSING, compile_path
+from tap_example.jsonpaths import MISSING, compile_selector
 from tap_example.timestamps import to_utc_string
 
 #: Keys that commonly hold the records when a resource names no ``data_selector``.
@@ -25,23 +27,53 @@ AUTO_SELECTOR_KEYS = ("data", "items", "results", "records", "entries")
 
 
 class Page(NamedTuple):
-    """A page's records, and whether the body held a list (not a single object)."""
+    """A page's records, whether the body held a list (not a single object), and whether a
+    response action ignored the answer (no records, and paging stops)."""
 
     records: list[dict[str, Any]]
     from_list: bool
+    ignored: bool = False
 
 
 class RecordSelector:
-    """Finds a page's records: the ``data_selector`` path, or the first list of objects."""
+    """Finds a page's records: the ``data_selector`` (a dot path, or JSONPath compiled once),
+    or the first list of objects; an answer a response action ignores has none (counted, and
+    said in one line at the end: :meth:`log_ignored`)."""
 
     def __init__(self, stream_name: str, resource: Resource, logger: logging.Logger) -> None:
         self.stream_name = stream_name
         self.resource = resource
         self.logger = logger
         self._getter: Callable[[Any], Any] | None = (
-            compile_path(resource.data_selector) if resource.data_selector is not None else None
+            compile_selector(resource.data_selector) if resource.data_selector is not None else None
         )
         self._missing_logged = False
+        self._handler = resource.error_handler
+        #: Answers ignored by the endpoint's ``response_actions``, by status.
+        self.ignored: Counter[int] = Counter()
+        self._ignored_lock = threading.Lock()
+
+    def ignores(self, response: requests.Response) -> bool:
+        """Whether one of the endpoint's response actions ignores ``response``."""
+        return self._handler.ignores(response.status_code, lambda: response.text)
+
+    def ignored_line(self) -> str | None:
+        """The one line saying how many answers the response actions ignored (``None``: none)."""
+        with self._ignored_lock:
+            if not self.ignored:
+                return None
+            total = sum(self.ignored.values())
+            statuses = ", ".join(f"HTTP {s}: {n}" for s, n in sorted(self.ignored.items()))
+        return (
+            f"stream '{self.stream_name}': {total} {'response' if total == 1 else 'responses'} "
+            f"ignored by the endpoint's response_actions ({statuses}); they gave no records"
+        )
+
+    def log_ignored(self) -> None:
+        """Log :meth:`ignored_line` at INFO, once per stream (call it at the stream's end)."""
+        line = self.ignored_line()
+        if line is not None:
+            self.logger.info("%s", line)
 
     def select(self, document: Any) -> Any:
         if self._getter is not None:
@@ -59,11 +91,23 @@ class RecordSelector:
 
     def count(self, response: requests.Response) -> int:
         """Records on a page (for progress and the SDK's sync costs)."""
+        if self._handler.response_actions and self.ignores(response):
+            return 0
         data = self.select(response_document(response)) if response.content else None
         return len(data) if isinstance(data, list) else int(isinstance(data, dict))
 
     def page(self, response: requests.Response) -> Page:
         """The page's records; an error body, a non-list or a non-object record ends the run."""
+        if self._handler.response_actions and self.ignores(response):
+            with self._ignored_lock:
+                self.ignored[response.status_code] += 1
+            self.logger.debug(
+                "stream '%s': HTTP %s from %s ignored (response_actions)",
+                self.stream_name,
+                response.status_code,
+                mask_url(response.url),
+            )
+            return Page([], from_list=False, ignored=True)
         document = response_document(response)
         data = self.select(document)
         if data is MISSING or data is document:
@@ -223,9 +267,11 @@ class PageReader:
         first page without the paginator's path is said once; on a newest-first list a page
         reaching below the bookmark is the last one read."""
         page = self.selector.page(response)
+        partition = self.run.partition
+        if page.ignored and partition.paginator is not None:
+            partition.paginator.stop()  # dlt: an ignored answer ends the partition's paging
         if not page.from_list:
             return page.records
-        partition = self.run.partition
         partition.extracted_at = datetime.now(timezone.utc)  # this page's time_extracted
         paginator = partition.paginator
         if paginator is None:

@@ -25,7 +25,7 @@ import backoff
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 
-from tap_example.definition.model import Definition, ErrorHandler
+from tap_example.definition.model import Definition, ErrorHandler, ResponseAction
 from tap_example.engine.documents import server_message
 from tap_example.engine.failures import connection_failure
 from tap_example.engine.ratelimit import MAX_RETRY_AFTER as MAX_RETRY_AFTER  # re-exported
@@ -110,6 +110,8 @@ class RetryPolicy:
     retry_on_status_codes: tuple[int, ...]
     max_retries: int
     backoff_factor: float
+    #: The endpoint's ``response_actions``: an answer they ignore is neither retried nor fatal.
+    response_actions: tuple[ResponseAction, ...] = ()
 
     @classmethod
     def from_handler(cls, handler: ErrorHandler, settings: Mapping[str, Any]) -> RetryPolicy:
@@ -121,6 +123,14 @@ class RetryPolicy:
             retry_on_status_codes=handler.retry_on_status_codes,
             max_retries=int(max_retries) if max_retries is not None else handler.max_retries,
             backoff_factor=float(factor) if factor is not None else handler.backoff_factor,
+            response_actions=handler.response_actions,
+        )
+
+    def ignores(self, response: requests.Response) -> bool:
+        """Whether a response action ignores ``response`` (dlt's ``action: ignore``)."""
+        return any(
+            action.matches(response.status_code, lambda: response.text)
+            for action in self.response_actions
         )
 
     @property
@@ -131,7 +141,10 @@ class RetryPolicy:
     def classify(
         self, response: requests.Response, *, renewable: bool, message: Callable[[], str]
     ) -> None:
-        """Raise for a failed status: token refused, worth a retry, or final."""
+        """Raise for a failed status: token refused, worth a retry, or final; an answer the
+        endpoint's response actions ignore is none of these (it gives no records)."""
+        if self.ignores(response):
+            return
         status = response.status_code
         if status == 401 and renewable:
             raise TokenRejectedError(response)

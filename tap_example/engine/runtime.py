@@ -16,8 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 from singer_sdk.authenticators import APIAuthenticatorBase
 
 from tap_example import __version__
-from tap_example.definition.model import Definition, ErrorHandler
-from tap_example.engine.auth import build_authenticator
+from tap_example.definition.model import Definition, ErrorHandler, Resource
+from tap_example.engine.auth import AuthRegistry
 from tap_example.engine.concurrency import DEFAULT_MAX_CONCURRENCY, TapConcurrency
 from tap_example.engine.progress import RunReport
 from tap_example.engine.retry import RetryPolicy
@@ -100,18 +100,27 @@ class Runtime:
 
     # -- shared parts -----------------------------------------------------------------
     @cached_property
-    def authenticator(self) -> APIAuthenticatorBase | None:
-        """One authenticator shared by every stream (one token for the whole run)."""
-        return build_authenticator(
-            self.definition.auth,
+    def authenticators(self) -> AuthRegistry:
+        """The run's authenticators: the client's, and each endpoint's own ``auth``."""
+        return AuthRegistry(
+            self.definition,
             settings=self.settings,
             base_url=str(self.settings.get("base_url") or self.definition.base_url),
-            api_name=self.definition.name,
-            origin=self.definition.origin,
             timeout=float(self.timeout),
             retry_policy=self.token_retry_policy,
             token_store=self.token_store,
         )
+
+    @property
+    def authenticator(self) -> APIAuthenticatorBase | None:
+        """One authenticator shared by every stream without its own ``auth`` (one token for
+        the whole run)."""
+        return self.authenticators.client
+
+    def authenticator_for(self, resource: Resource) -> APIAuthenticatorBase | None:
+        """The authenticator of ``resource``'s requests (its endpoint's ``auth``, or the
+        client's)."""
+        return self.authenticators.for_resource(resource)
 
     @property
     def token_store(self) -> TokenStore | None:
