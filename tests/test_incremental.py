@@ -319,30 +319,35 @@ def _tap_process(config_file: Path, state_file: Path | None) -> subprocess.Popen
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 
-def _write_config(server: SandboxServer, path: Path) -> Path:
-    path.write_text(json.dumps({**server.tap_config(), **FAST, "page_size": 50}))
+def _write_config(server: SandboxServer, path: Path, parallel: int = 1) -> Path:
+    settings = {**server.tap_config(), **FAST, "page_size": 50, "max_parallel_streams": parallel}
+    path.write_text(json.dumps(settings))
     return path
 
 
 @pytest.mark.parametrize(
-    ("sandbox", "kill_after", "how"),
+    ("sandbox", "kill_after", "how", "parallel"),
     [
-        ("payments", 700, signal.SIGKILL),  # in `events`, after customers and funding sources
-        ("billing", 300, signal.SIGKILL),  # among customers and their addresses
-        ("crm", 200, signal.SIGTERM),  # in `contacts`
-        ("commerce", 340, signal.SIGKILL),  # in `shifts`
-        ("clinical", 500, signal.SIGTERM),  # in studies and their per-study audit trails
+        ("payments", 700, signal.SIGKILL, 1),  # in `events`, after customers and funding sources
+        ("billing", 300, signal.SIGKILL, 1),  # among customers and their addresses
+        ("crm", 200, signal.SIGTERM, 1),  # in `contacts`
+        ("commerce", 340, signal.SIGKILL, 1),  # in `shifts`
+        ("clinical", 500, signal.SIGTERM, 1),  # in studies and their per-study audit trails
+        # Streams syncing concurrently (engine/streamgroup.py): their messages interleave.
+        ("payments", 700, signal.SIGKILL, 4),
+        ("crm", 200, signal.SIGTERM, 4),
+        ("clinical", 500, signal.SIGTERM, 4),
     ],
     indirect=["sandbox"],
 )
 def test_killed_run_resumes_without_losing_a_record(
-    sandbox: SandboxServer, kill_after: int, how: signal.Signals, tmp_path: Path
+    sandbox: SandboxServer, kill_after: int, how: signal.Signals, parallel: int, tmp_path: Path
 ) -> None:
     streams = tap_streams(sandbox.tap_config())
     full = run_tap({**sandbox.tap_config(), "page_size": 50})
     reference = {name: records(full, name) for name in streams}
 
-    process = _tap_process(_write_config(sandbox, tmp_path / "c1.json"), None)
+    process = _tap_process(_write_config(sandbox, tmp_path / "c1.json", parallel), None)
     assert process.stdout is not None
     killed_run: list[dict[str, Any]] = []
     after_kill: list[str] = []
@@ -368,8 +373,10 @@ def test_killed_run_resumes_without_losing_a_record(
     # SIGTERM the SDK writes a last STATE after the records it sent, so that output counts.
     if how == signal.SIGTERM:
         killed_run += [json.loads(line) for line in after_kill]
-    state_index = max(i for i, m in enumerate(killed_run) if m["type"] == "STATE")
-    state = killed_run[state_index]["value"]
+    # (A SIGKILLed run may have written no STATE yet: the next run starts from nothing.)
+    states = [i for i, m in enumerate(killed_run) if m["type"] == "STATE"]
+    state_index = states[-1] if states else 0
+    state = killed_run[state_index]["value"] if states else {}
     assert_state_claims_only_emitted(state, killed_run[:state_index], reference, streams)
 
     state_file = tmp_path / "state.json"
@@ -380,7 +387,7 @@ def test_killed_run_resumes_without_losing_a_record(
             "-c",
             TAP_COMMAND,
             "--config",
-            str(_write_config(sandbox, tmp_path / "c2.json")),
+            str(_write_config(sandbox, tmp_path / "c2.json", parallel)),
             "--state",
             str(state_file),
         ],
@@ -398,18 +405,24 @@ def test_killed_run_resumes_without_losing_a_record(
 
 
 @pytest.mark.parametrize(
-    ("sandbox", "good_requests"),
-    [("billing", 250), ("clinical", 30), ("payments", 236)],
+    ("sandbox", "good_requests", "parallel"),
+    [
+        ("billing", 250, 1),
+        ("clinical", 30, 1),
+        ("payments", 236, 1),
+        ("payments", 236, 4),  # streams syncing concurrently: the 403 hits whichever is next
+        ("clinical", 30, 4),
+    ],
     indirect=["sandbox"],
 )
 def test_failed_run_state_never_runs_ahead_of_its_records(
-    sandbox: SandboxServer, good_requests: int
+    sandbox: SandboxServer, good_requests: int, parallel: int
 ) -> None:
     streams = tap_streams(sandbox.tap_config())
     reference = {name: sandbox.records(name) for name in streams}
     full = run_tap(sandbox.tap_config())
     sandbox.inject(*["pass"] * good_requests, 403)
-    failed, error = run_until_failure(sandbox.tap_config())
+    failed, error = run_until_failure({**sandbox.tap_config(), "max_parallel_streams": parallel})
     assert error is not None and "403" in str(error)
     states = [i for i, m in enumerate(failed) if m["type"] == "STATE"]
     assert states, "no STATE before the failure"
