@@ -291,7 +291,9 @@ def test_the_turn_is_held_by_one_thread_and_given_up_while_waiting() -> None:
     assert max(overlap) == 1  # never two streams in SDK code at once
 
 
-def test_the_first_error_is_raised_and_the_other_streams_stop_at_their_next_turn() -> None:
+def test_the_first_error_is_raised_and_the_other_streams_stop_at_their_next_turn(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     import logging
 
     started: list[str] = []
@@ -304,16 +306,18 @@ def test_the_first_error_is_raised_and_the_other_streams_stop_at_their_next_turn
 
         def sync(self) -> None:
             started.append(self.name)
-            if self.name == "a":
-                raise RuntimeError("stream 'a': HTTP 500")
-            for _ in range(100):
+            for request in range(100):
                 with turn.released():
                     time.sleep(0.001)
+                if self.name == "a" and request == 5:  # the others are waiting for answers
+                    raise RuntimeError("stream 'a': HTTP 500")
             finished.append(self.name)
 
         def finalize_state_progress_markers(self) -> None:
             pass
 
     with pytest.raises(RuntimeError, match="stream 'a'"):
-        sync_streams([Stream(n) for n in "abcdef"], 2, turn, logging.getLogger("test"))
+        sync_streams([Stream(n) for n in "abcdef"], 4, turn, logging.getLogger("test"))
     assert "f" not in started and not finished
+    assert not [r for r in caplog.records if "failed too" in r.message]  # they stopped cleanly
+    assert not turn.holding() and turn._lock.acquire(blocking=False)  # the turn is free

@@ -69,8 +69,9 @@ class Turn:
         try:
             yield
         finally:
-            self._local.held = False
-            self._lock.release()
+            if self.holding():  # not when a re-take inside raised StreamsStopped
+                self._local.held = False
+                self._lock.release()
 
     @contextmanager
     def released(self) -> Iterator[None]:
@@ -149,8 +150,10 @@ def sync_streams(
                         raise
             except StreamsStopped:
                 return
-            except BaseException as exc:
+            except BaseException as exc:  # handed to the calling thread
                 with guard:
+                    if errors:  # the first error is the run's; another is said here
+                        logger.error("stream '%s' failed too: %s", stream.name, exc)
                     errors.append(exc)
 
     threads = [
