@@ -7,9 +7,7 @@ defaults). Configs dlt rejects are rejected by the tap too, in one line naming t
 
 from __future__ import annotations
 
-import copy
 import json
-import logging
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,14 +17,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-import yaml
 from singer_sdk.streams.rest import HTTPRequest
 
 import tap_example.engine.paging as paging
 from tap_example.definition import AutoSpec, build_definition, paginator_spec
 from tap_example.engine.paging import build_paginator
 from tap_example.errors import DefinitionError, PaginationError
-from tests.conftest import run_tap
+from tests.dlt_oracle import dlt_records, tap_records
 
 dlt_rest_api = pytest.importorskip("dlt.sources.rest_api")
 
@@ -170,22 +167,6 @@ def base_url() -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
-
-
-def dlt_records(config: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    logging.getLogger("dlt").setLevel(logging.ERROR)
-    resources = dlt_rest_api.rest_api_resources(copy.deepcopy(config))
-    return {resource.name: list(resource) for resource in resources}
-
-
-def tap_records(config: dict[str, Any], tmp_path: Path) -> dict[str, list[dict[str, Any]]]:
-    path = tmp_path / "dlt-config.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    found: dict[str, list[dict[str, Any]]] = {}
-    for message in run_tap({"api_file": str(path)}):
-        if message["type"] == "RECORD":
-            found.setdefault(message["stream"], []).append(message["record"])
-    return found
 
 
 def resource(name: str, path: str, paginator: Any, **endpoint: Any) -> dict[str, Any]:

@@ -11,7 +11,6 @@ checks the tap alone.
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import threading
@@ -23,7 +22,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-import yaml
 
 from tap_example.definition import build_definition
 from tap_example.definition.model import ErrorHandler, ResponseAction
@@ -32,7 +30,7 @@ from tap_example.engine.records import RecordSelector
 from tap_example.engine.retry import RetryPolicy
 from tap_example.errors import ConfigError, DefinitionError
 from tap_example.jsonpaths import compile_selector
-from tests.conftest import run_tap
+from tests.dlt_oracle import build, dlt_records, records_of, tap_messages
 
 dlt_rest_api = pytest.importorskip("dlt.sources.rest_api")
 
@@ -166,26 +164,6 @@ def config(base_url: str, *resources: Any, **client: Any) -> dict[str, Any]:
     }
 
 
-def dlt_records(document: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    logging.getLogger("dlt").setLevel(logging.ERROR)
-    resources = dlt_rest_api.rest_api_resources(copy.deepcopy(document))
-    return {resource.name: list(resource) for resource in resources}
-
-
-def tap_messages(document: dict[str, Any], tmp_path: Path) -> list[dict[str, Any]]:
-    path = tmp_path / "dlt-config.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    return run_tap({"api_file": str(path)})
-
-
-def records_of(messages: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    found: dict[str, list[dict[str, Any]]] = {}
-    for message in messages:
-        if message["type"] == "RECORD":
-            found.setdefault(message["stream"], []).append(message["record"])
-    return found
-
-
 def comparable(rows: list[dict[str, Any]], drop: str = "_projects_") -> list[str]:
     """Rows as sorted JSON, without the ``_R_F`` fields the tap adds for bindings."""
     return sorted(
@@ -301,18 +279,14 @@ def test_an_ignored_answer_is_neither_retried_nor_fatal_and_is_counted_in_one_li
     policy.classify(response(503, {}), renewable=False, message=lambda: "x")  # no raise
     with pytest.raises(Exception, match="failed"):
         policy.classify(response(404, {}), renewable=False, message=lambda: "failed")
-    definition = build_definition(
+    definition = build(
         config(
             "https://api.test",
             {
                 "name": "p",
                 "endpoint": {"response_actions": [{"status_code": 503, "action": "ignore"}]},
             },
-        ),
-        origin="t.yaml",
-        settings={},
-        base_dir=None,
-        name="t",
+        )
     )
     selector = RecordSelector("p", definition.resource("p"), logging.getLogger("t"))
     assert selector.ignored_line() is None
@@ -416,9 +390,7 @@ def test_the_auth_registry_builds_one_authenticator_per_distinct_spec() -> None:
         {"name": "d", "endpoint": {"auth": None}},
     )
     settings = {"admin_key": ADMIN_KEY}
-    definition = build_definition(
-        document, origin="t.yaml", settings=settings, base_dir=None, name="t"
-    )
+    definition = build(document, settings)
     registry = AuthRegistry(definition, settings=settings, base_url="https://api.test")
     auth = {r.name: registry.for_resource(r) for r in definition.resources}
     assert auth["plain"] is registry.client is auth["c"]  # the same spec as the client's
@@ -467,13 +439,7 @@ def test_plain_selectors_keep_the_fast_path_and_bad_jsonpath_is_one_line() -> No
     assert compile_selector("$.data.items[*]")(document) == [{"id": 1}]
     assert compile_selector("$.data.items[?(@.id == 2)]")(document) == []
     with pytest.raises(DefinitionError, match=r"endpoint\.data_selector: not a valid JSONPath"):
-        build_definition(
-            config("https://api.test", {"name": "p", "endpoint": {"data_selector": "$.a[?("}}),
-            origin="t.yaml",
-            settings={},
-            base_dir=None,
-            name="t",
-        )
+        build(config("https://api.test", {"name": "p", "endpoint": {"data_selector": "$.a[?("}}))
 
 
 # --------------------------------------------------------------------------- columns
@@ -511,13 +477,7 @@ def test_column_hints_type_the_schema_and_records_match_dlt(
 def test_an_unknown_column_type_is_one_line_naming_it() -> None:
     resource = {"name": "p", "columns": {"id": {"data_type": "uuid"}}}
     with pytest.raises(DefinitionError, match=r"columns\.id\.data_type: 'uuid' is not one of"):
-        build_definition(
-            config("https://api.test", resource),
-            origin="t.yaml",
-            settings={},
-            base_dir=None,
-            name="t",
-        )
+        build(config("https://api.test", resource))
 
 
 # --------------------------------------------------------------------------- incremental
