@@ -564,6 +564,7 @@ def make_stream_class(
         "definition": definition,
         "resource": resource,
         "schema": dict(schema),
+        "payload_as_json": resource.data is None,  # dlt's ``data``: a form or raw body
         "primary_keys": list(resource.primary_key)
         if resource.write_disposition != "append"
         else [],

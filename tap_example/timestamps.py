@@ -28,6 +28,20 @@ SERVER_FORMATS = ("rfc3339", "date", "epoch", "epoch_ms")
 
 def parse_timestamp(value: Any) -> datetime | None:
     """``value`` as an aware UTC datetime; ``None`` if it is not a timestamp in any form above."""
+    if (
+        type(value) is str
+        and len(value) == 20
+        and value[19] == "Z"
+        and value[10] == "T"
+        and value[13] == ":"
+        and value[16] == ":"
+    ):  # the usual ``2024-05-01T12:34:56Z`` (once per record): read as it is
+        try:
+            parsed = datetime.fromisoformat(value[:19])
+        except ValueError:
+            parsed = None  # the general path below decides
+        if parsed is not None and parsed.tzinfo is None:
+            return parsed.replace(tzinfo=timezone.utc)
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -78,6 +92,14 @@ def instant(value: Any) -> datetime:
     """:func:`parse_timestamp` for values known to be timestamps (the far past otherwise), as a
     sort key."""
     return parse_timestamp(value) or datetime.min.replace(tzinfo=timezone.utc)
+
+
+_DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def is_date_text(value: Any) -> bool:
+    """A calendar date without a time (``YYYY-MM-DD``): dlt's date cursor, not a date-time."""
+    return isinstance(value, str) and _DATE_TEXT.fullmatch(value) is not None
 
 
 def format_for_server(value: Any, form: str) -> str | None:

@@ -9,29 +9,20 @@ the comparison drops those fields where the config does not include them.
 
 from __future__ import annotations
 
-import copy
 import json
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tap_example.definition import APIKeyAuthSpec, BearerAuthSpec, build_definition
+from tap_example.definition import APIKeyAuthSpec, BearerAuthSpec
 from tap_example.errors import DefinitionError
 from tap_example.sandbox import SandboxServer
 from tap_example.sandbox.apis.lab import API_KEY
-from tests.conftest import run_tap
+from tests.dlt_oracle import build, dlt_records, tap_records
 
 dlt_rest_api = pytest.importorskip("dlt.sources.rest_api")
-
-
-def build(document: dict[str, Any], settings: dict[str, Any] | None = None) -> Any:
-    return build_definition(
-        document, origin="test.yaml", settings=settings or {}, base_dir=None, name="t"
-    )
 
 
 def doc(*resources: Any, **client: Any) -> dict[str, Any]:
@@ -173,8 +164,23 @@ def test_destination_hints_are_accepted_with_one_note_each() -> None:
             r"dlt's processing_steps holds Python callables .* stream maps",
         ),
         (
-            {"name": "p", "endpoint": {"data": {"a": 1}}},
-            r"dlt's data is not supported by tap-example because",
+            {"name": "p", "endpoint": {"method": "POST", "data": {"a": 1}, "json": {"a": 1}}},
+            r"endpoint\.data: 'json' and 'data' cannot both be given \(dlt's rule\)",
+        ),
+        (
+            {
+                "name": "p",
+                "endpoint": {
+                    "method": "POST",
+                    "data": {"a": 1},
+                    "paginator": {"type": "cursor", "cursor_body_path": "after"},
+                },
+            },
+            r"paginator\.cursor_body_path: writes into a 'json' body, not 'data'",
+        ),
+        (
+            {"name": "p", "endpoint": {"incremental": {"cursor_path": "u", "convert": len}}},
+            r"incremental\.convert: dlt's convert is not supported by tap-example because",
         ),
         (
             {"name": "p", "endpoint": {"response_actions": [len]}},
@@ -201,23 +207,6 @@ def test_dlt_keys_the_tap_cannot_honour_are_named_never_unknown(
 def lab() -> Iterator[SandboxServer]:
     with SandboxServer("lab") as server:
         yield server
-
-
-def dlt_records(config: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """What dlt extracts for ``config``: each resource iterated, no pipeline, no destination."""
-    logging.getLogger("dlt").setLevel(logging.ERROR)
-    resources = dlt_rest_api.rest_api_resources(copy.deepcopy(config))
-    return {resource.name: list(resource) for resource in resources}
-
-
-def tap_records(config: dict[str, Any], tmp_path: Path) -> dict[str, list[dict[str, Any]]]:
-    path = tmp_path / "dlt-config.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    found: dict[str, list[dict[str, Any]]] = {}
-    for message in run_tap({"api_file": str(path)}):
-        if message["type"] == "RECORD":
-            found.setdefault(message["stream"], []).append(message["record"])
-    return found
 
 
 def without_bindings(rows: list[dict[str, Any]], resource: dict[str, Any]) -> list[str]:

@@ -46,6 +46,7 @@ DESTINATION_HINTS: dict[str, str] = {
     "merge_key": "merge keys are a loader concern; primary_key is sent as the stream's key",
     "references": "table references are dlt destination schema; Singer has no place for them",
     "nested_hints": "nested-table hints are dlt destination schema; Singer has no place for them",
+    "parent_table_name": "nested tables are the target's concern (Singer streams are flat lists)",
     "parallelized": "the tap already fetches pages and children concurrently (see 'max_workers')",
 }
 
@@ -58,13 +59,9 @@ PYTHON_ONLY: dict[str, str] = {
     ),
 }
 
-#: dlt keys the tap does not support (yet), and why.
-NOT_SUPPORTED: dict[str, str] = {
-    "data": (
-        "form-encoded request bodies are not sent by the tap's request builder; use 'json' "
-        "(method POST) where the API accepts JSON"
-    ),
-}
+#: dlt keys the tap does not support (yet), and why (none at the moment: ``data``, dlt's form
+#: or raw body, is sent as dlt sends it).
+NOT_SUPPORTED: dict[str, str] = {}
 
 #: What a definition file cannot carry in place of a response action.
 _CALLABLE_ACTION = (
@@ -110,7 +107,40 @@ def normalise(document: Any, origin: str) -> tuple[Any, tuple[str, ...]]:
         if isinstance(endpoint, dict):
             _incremental_param(endpoint, f"{where}.endpoint", origin)
             _endpoint_keys(endpoint, f"{where}.endpoint", origin)
+            notes.extend(_incremental_keys(endpoint, f"{where}.endpoint.incremental", origin))
     return document, tuple(notes)
+
+
+#: dlt incremental keys that steer dlt's own machinery: accepted, with what the tap does.
+INCREMENTAL_HINTS: dict[str, str] = {
+    "primary_key": (
+        "dlt deduplicates records equal to the last cursor value on it; the tap sends such "
+        "records again (at least once) and targets deduplicate on the stream's primary key"
+    ),
+    "allow_external_schedulers": (
+        "there is no external scheduler here; the range comes from the state, start_date and "
+        "initial_value"
+    ),
+}
+
+
+def _incremental_keys(endpoint: dict[str, Any], where: str, origin: str) -> Iterator[str]:
+    """dlt's incremental keys the tap has no use for, as notes; ``convert`` (a callable) as a
+    one-line error."""
+    incremental = endpoint.get("incremental")
+    if not isinstance(incremental, dict):
+        return
+    if "convert" in incremental:
+        msg = (
+            f"{origin}: {where}.convert: dlt's convert is not supported by tap-example because "
+            "it is a Python callable, which a definition file cannot carry; use start_format "
+            "for how the start value is sent"
+        )
+        raise DefinitionError(msg)
+    for key, why in INCREMENTAL_HINTS.items():
+        if key in incremental:
+            incremental.pop(key)
+            yield f"{where}.{key}: dlt's {key} is accepted and not acted on: {why}"
 
 
 def _endpoint_keys(endpoint: Any, where: str, origin: str) -> None:

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 from jsonschema.exceptions import best_match
 
 from tap_example.definition.dlt_compat import (
@@ -49,6 +48,7 @@ from tap_example.definition.placeholders import Filler, placeholder_names
 from tap_example.definition.stop_condition import StopCondition, parse_stop_condition
 from tap_example.errors import DefinitionError
 from tap_example.jsonpaths import check_selector, split_path
+from tap_example.timestamps import is_date_text
 
 BUILTIN_APIS = ("payments", "billing", "crm", "commerce", "clinical")
 
@@ -179,13 +179,21 @@ def format_schema() -> dict[str, Any]:
 
 
 def _parse(text: str, origin: str, *, json_only: bool = False) -> Any:
+    if json_only:
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise DefinitionError(f"{origin}: not valid JSON: {_one_line(exc)}") from None
+    import yaml  # only a YAML definition needs it (a run from a JSON definition does not)
+
     try:
-        return json.loads(text) if json_only else yaml.safe_load(text)
+        return yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
-        detail = str(exc).replace("\n", " ")
-        raise DefinitionError(
-            f"{origin}: not valid {'JSON' if json_only else 'YAML'}: {detail}"
-        ) from None
+        raise DefinitionError(f"{origin}: not valid YAML: {_one_line(exc)}") from None
+
+
+def _one_line(exc: Exception) -> str:
+    return str(exc).replace("\n", " ")
 
 
 def _expand_shorthands(document: Any) -> Any:
@@ -406,6 +414,7 @@ def _build_resource(
         if getattr(paginator, key, None) and method != "POST":
             raise DefinitionError(f"{origin}: {ep}.paginator.{key}: needs method POST")
     _check_selector(selector, ep, origin)
+    _check_body(endpoint, paginator, ep, origin)
     disposition = raw.get("write_disposition", "append")
     if isinstance(disposition, dict):
         disposition = disposition["disposition"]
@@ -415,6 +424,7 @@ def _build_resource(
         method=method,
         params=params,
         json=fill(endpoint.get("json"), f"{ep}.json"),
+        data=fill(endpoint.get("data"), f"{ep}.data"),
         headers={
             k: str(v) for k, v in fill(endpoint.get("headers") or {}, f"{ep}.headers").items()
         },
@@ -434,6 +444,20 @@ def _build_resource(
         auth=auth_specs(endpoint["auth"], origin, f"{ep}.auth") if "auth" in endpoint else None,
         columns=_columns(raw.get("columns") or {}, where, origin),
     )
+
+
+def _check_body(endpoint: Mapping[str, Any], paginator: Any, ep: str, origin: str) -> None:
+    """dlt's ``data`` (a form or raw body) excludes ``json``, and body-path paginators write
+    into a JSON body only."""
+    if endpoint.get("data") is None:
+        return
+    if endpoint.get("json") is not None:
+        msg = f"{origin}: {ep}.data: 'json' and 'data' cannot both be given (dlt's rule): pick one"
+        raise DefinitionError(msg)
+    for key in ("cursor_body_path", "page_body_path", "offset_body_path", "limit_body_path"):
+        if getattr(paginator, key, None):
+            msg = f"{origin}: {ep}.paginator.{key}: writes into a 'json' body, not 'data'"
+            raise DefinitionError(msg)
 
 
 def _dlt_paginator_defaults(raw: Any) -> Any:
@@ -502,7 +526,7 @@ def _expression_bindings(
     """One binding per ``{resources.R.F}`` expression (dlt's current placeholder syntax)."""
     bindings: list[ParentBinding] = []
     in_path = set(expressions(path))
-    for key in ("path", "params", "json", "headers"):
+    for key in ("path", "params", "json", "data", "headers"):
         value = path if key == "path" else endpoint.get(key)
         for expression in expressions(value):
             if any(b.expression == expression for b in bindings):
@@ -590,7 +614,7 @@ def _incremental(
         initial_value=fill(raw.get("initial_value"), f"{ep}.incremental.initial_value"),
         row_order=raw.get("row_order"),
         per_parent=bool(raw.get("per_parent", False)),
-        start_format=str(raw.get("start_format") or "rfc3339"),
+        start_format=str(raw.get("start_format") or _start_format(raw, user_file)),
         opt_in=bool(raw.get("opt_in", False)),
         end_param=raw.get("end_param"),
         end_value=fill(raw.get("end_value"), f"{ep}.incremental.end_value"),
@@ -603,6 +627,15 @@ def _incremental(
         range_end=raw.get("range_end", "open"),
         last_value_func=func,
     )
+
+
+def _start_format(raw: Mapping[str, Any], user_file: bool) -> str:
+    """dlt sends the start as it is written: a date ``initial_value`` (``2024-03-01``) goes to
+    the API as a date, not a date-time."""
+    initial = raw.get("initial_value")
+    if user_file and is_date_text(initial):
+        return "date"
+    return "rfc3339"
 
 
 def _primary_key(raw: Any) -> tuple[str, ...]:

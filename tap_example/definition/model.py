@@ -396,6 +396,8 @@ class Resource:
     method: str = "GET"
     params: Mapping[str, Any] = field(default_factory=dict)
     json: Any = None
+    #: dlt's ``data``: a form body (a mapping, sent form-encoded) or a raw string body.
+    data: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
     data_selector: str | None = None
     paginator: PaginatorSpec | None = None

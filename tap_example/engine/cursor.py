@@ -11,7 +11,7 @@ from typing import Any
 
 from tap_example.definition.model import Incremental
 from tap_example.errors import APIError
-from tap_example.timestamps import format_for_server, parse_timestamp
+from tap_example.timestamps import format_for_server, is_date_text, parse_timestamp
 
 #: What a record without its cursor gets from :meth:`Cursor.value`.
 MISSING = object()
@@ -31,8 +31,8 @@ class Cursor:
         """The record's cursor value; ``None`` when it is missing or null and that is allowed
         (``include``), :data:`MISSING` when the record is to be dropped (``exclude``)."""
         node: Any = record
-        for part in self.path:
-            node = node.get(part) if isinstance(node, Mapping) else None
+        for part in self.path:  # a dict is a Mapping: no ABC check per record for the usual one
+            node = node.get(part) if type(node) is dict or isinstance(node, Mapping) else None
         if node is not None:
             return node
         policy = self.spec.on_cursor_value_missing
@@ -88,14 +88,29 @@ class Cursor:
         key = self.key(value)
         if key is None:
             return value
-        step: Any = lag if self.numeric else timedelta(seconds=lag)
+        in_days = not self.numeric and self.counts_days(value)
+        step: Any = (
+            lag if self.numeric else timedelta(days=lag) if in_days else timedelta(seconds=lag)
+        )
         moved = key + step if self.descending else key - step
+        if in_days and not is_date_text(value):  # dlt: a whole day, from its start (or end)
+            moved = moved.replace(hour=0, minute=0, second=0, microsecond=0)
+            if self.descending:
+                moved += timedelta(days=1, microseconds=-1)
         initial = self.key(self.spec.initial_value)
         if initial is not None and self.before(moved, initial) and moved != initial:
             return self.spec.initial_value
         if self.numeric:
             return int(moved) if isinstance(value, int) and moved == int(moved) else moved
+        if is_date_text(value):  # dlt keeps the value's shape: a date stays a date
+            return moved.date().isoformat()
         return moved.isoformat().replace("+00:00", "Z")
+
+    def counts_days(self, value: Any) -> bool:
+        """dlt's unit for ``lag``: days on a date cursor (``initial_value`` a date, or else the
+        value itself one), seconds on a date-time cursor."""
+        declared = self.spec.initial_value
+        return is_date_text(declared if declared is not None else value)
 
     def for_server(self, value: Any) -> Any:
         """``value`` as a query parameter sends it (numbers as they are)."""

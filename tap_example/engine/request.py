@@ -72,7 +72,10 @@ class RequestBuilder:
 
     def payload(self, context: Mapping[str, Any] | None = None) -> Any:
         """A fresh copy of the resource's JSON body (paginators may write into it); a string
-        that is one expression takes the value itself (its type kept, as dlt does)."""
+        that is one expression takes the value itself (its type kept, as dlt does). dlt's
+        ``data`` (a form or raw body) instead, when the resource has one."""
+        if self.resource.data is not None:
+            return expand(self.resource.data, self.values(context))
         body = self.resource.json
         if body is None:
             return None
