@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -16,6 +15,8 @@ def unknown_settings(config: Mapping[str, Any], known: Iterable[str]) -> list[st
     names = sorted(set(known))
     lines = []
     for name in sorted(set(config) - set(names)):
+        import difflib  # imported only when there is a typo to explain
+
         close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         lines.append(f"setting '{name}' is not a setting of tap-example and is ignored{hint}")

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from functools import cached_property
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from singer_sdk import Stream
@@ -29,7 +29,6 @@ from tap_example.engine.sharding import Shard
 from tap_example.engine.streamgroup import sync_streams
 from tap_example.engine.writer import FastSingerWriter
 from tap_example.errors import ConfigError, DefinitionError, TapExampleError
-from tap_example.inference import SchemaSampler
 from tap_example.redact import redact, register_secret
 from tap_example.schemas_loader import load_stream_schema
 from tap_example.sdk_compat import SDKTapHooks
@@ -38,6 +37,9 @@ from tap_example.settings_hints import unknown_settings
 from tap_example.streams import DefinitionStream, make_stream_class
 from tap_example.timestamps import parse_timestamp
 from tap_example.userinput import check_config_files, check_file_options, check_settings
+
+if TYPE_CHECKING:
+    from tap_example.inference import SchemaSampler
 
 SECRET_SETTINGS = ("client_secret", "refresh_token", "api_key")
 SANDBOX_SETTINGS = (
@@ -211,10 +213,11 @@ class TapExample(SDKTapHooks):
     def discover_streams(self) -> Sequence[Stream]:
         classes: dict[str, type[DefinitionStream]] = {}
         schemas: dict[str, dict[str, Any]] = {}
-        sampler = SchemaSampler(self, self.runtime)
+        sampler: SchemaSampler | None = None
         for resource in _parents_first(self.definition.resources):
             schema = load_stream_schema(resource, self.definition)
             if schema is None:  # a user resource without a schema file: infer from a sample
+                sampler = sampler or _sampler(self, self.runtime)
                 schema = sampler.infer(resource, classes.get(resource.parent or ""))
             if resource.parent:
                 schema = _with_binding_fields(schema, resource, schemas[resource.parent])
@@ -229,7 +232,7 @@ class TapExample(SDKTapHooks):
         fields its first pages hold, so Meltano's ``select`` shows them."""
         pages = int(self.settings.get("discover_sample_pages") or 0)
         if pages:
-            sampler = SchemaSampler(self, self.runtime, pages=pages)
+            sampler = _sampler(self, self.runtime, pages=pages)
             for stream in self.streams.values():
                 if isinstance(stream, DefinitionStream):
                     added = sampler.extend(type(stream), stream.schema)
@@ -251,6 +254,14 @@ class TapExample(SDKTapHooks):
         if dropped:
             self.logger.warning("%s", describe_foreign_bookmarks(dropped, source))
         normalise_bookmarks(self.state, self.runtime.definition)
+
+
+def _sampler(tap: TapExample, runtime: Runtime, pages: int = 1) -> SchemaSampler:
+    """Schema inference, imported only by a run that samples (a resource without a schema file,
+    or ``discover_sample_pages``): a plain run does not load it."""
+    from tap_example.inference import SchemaSampler
+
+    return SchemaSampler(tap, runtime, pages=pages)
 
 
 def _check_settings(settings: dict[str, Any]) -> None:

@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tap_example.engine.infer import value_schema
 from tap_example.errors import TapExampleError
 
 Mode = Literal["evolve", "freeze", "discard_value", "discard_row"]
@@ -120,6 +119,10 @@ class SchemaContract:
         self.widened: list[str] = []
         self.dropped: set[str] = set()
         self.skipped_rows = 0
+        #: The page :meth:`absorb` saw last (kept, so its rows stay alive and their ids unique)
+        #: and the ids of its rows it found to fit: :meth:`apply` need not check them again.
+        self._page: list[Mapping[str, Any]] = []
+        self._page_fits: set[int] = set()
         self._compile()
 
     def _compile(self) -> None:
@@ -131,6 +134,10 @@ class SchemaContract:
 
     def apply(self, row: dict[str, Any]) -> dict[str, Any] | None:
         """``row`` under the contract: as it is, changed, or ``None`` (skip it)."""
+        page_fits = self._page_fits
+        if page_fits and id(row) in page_fits:  # absorbed with its page, found to fit then
+            page_fits.discard(id(row))  # once: a row shaped since is checked again
+            return row
         signature = (*row, *map(type, row.values()))
         if signature in self._fits:
             return row
@@ -167,8 +174,11 @@ class SchemaContract:
             return
         new: dict[str, list[Any]] = {}
         widen: dict[str, set[str]] = {}
-        for row in rows:
+        page = list(rows)
+        fitting: set[int] = set()
+        for row in page:
             if (*row, *map(type, row.values())) in self._fits:
+                fitting.add(id(row))
                 continue
             for name, value in row.items():
                 if name not in self.fields:
@@ -178,9 +188,10 @@ class SchemaContract:
                 allowed = self._allowed[name]
                 if data_type and allowed is not None and type(value) not in allowed:
                     widen.setdefault(name, set()).add(_JSON_TYPE.get(type(value), "string"))
+        self._page, self._page_fits = page, fitting  # what fits now fits an evolved schema too
         changes: dict[str, Any] = {}
         for name, values in new.items():
-            schema = value_schema(values)
+            schema = _value_schema(values)
             if any(isinstance(v, (dict, list)) for v in values):  # kept whole
                 schema.pop("properties", None)
                 schema.pop("items", None)
@@ -199,7 +210,7 @@ class SchemaContract:
 
     def _new_field(self, name: str, value: Any, mode: Mode) -> str:
         if mode == "evolve":
-            schema = value_schema([value])
+            schema = _value_schema([value])
             if isinstance(value, (dict, list)):  # kept whole: no declared properties or items
                 schema.pop("properties", None)
                 schema.pop("items", None)
@@ -261,3 +272,11 @@ def contract_spec(settings: Mapping[str, Any], resource: Any) -> ContractSpec:
         source = f"the definition's schema_contract of resource '{resource.name}'"
         return ContractSpec.parse(resource.schema_contract, source)
     return ContractSpec()
+
+
+def _value_schema(values: list[Any]) -> dict[str, Any]:
+    """The inferred schema of a new field's values (schema inference is imported only by a run
+    whose records bring a field the schema lacks)."""
+    from tap_example.engine.infer import value_schema
+
+    return value_schema(values)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import threading
 import weakref
+from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import requests
@@ -26,7 +28,7 @@ def response_document(response: requests.Response) -> Any:
         if response in _documents:
             return _documents[response]
     try:
-        document = json.loads(response.content)
+        document = _decode(response.content)
     except ValueError as exc:
         snippet = scrub(response.text, 80).replace("\n", " ")
         msg = (
@@ -38,6 +40,23 @@ def response_document(response: requests.Response) -> Any:
     with _lock:
         _documents[response] = document
     return document
+
+
+def _decode(content: bytes) -> Any:
+    """``json.loads(content)``, by msgspec's decoder (about twice as fast on a page of records);
+    a body it refuses (``NaN``, UTF-16, a lone surrogate, ...) is decoded, or refused, by the
+    standard library as before."""
+    try:
+        return _fast_decoder()(content)
+    except Exception:  # the standard library's answer (or its error) is the one given
+        return json.loads(content)
+
+
+@cache
+def _fast_decoder() -> Callable[[bytes], Any]:
+    import msgspec  # imported by the first response body, not by the tap's import
+
+    return msgspec.json.Decoder().decode
 
 
 def server_message(response: requests.Response, limit: int = 200) -> str:

@@ -155,13 +155,16 @@ class IncrementalPolicy:
         value = cursor.value(record)
         if value is MISSING:
             return True
+        end = cursor.spec.end_value
+        start = self.filter_value(context)
+        if end is None and start is None:
+            return False  # no range to be outside of (a first run): nothing to parse
         key = cursor.key(value)
         if key is None:
             return False
-        end = cursor.spec.end_value
         if end is not None and cursor.after_end(key, cursor.key(end)):
             return True
-        return cursor.before(key, self.filter_value(context))
+        return cursor.before(key, start)
 
     def stop_below(self, context: Mapping[str, Any] | None) -> Any:
         """On a newest-first list, paging can stop once a page reaches below this value."""

@@ -52,6 +52,9 @@ class RecordSelector:
         #: Answers ignored by the endpoint's ``response_actions``, by status.
         self.ignored: Counter[int] = Counter()
         self._ignored_lock = threading.Lock()
+        #: The response :meth:`count` selected from, with its document and selection: the
+        #: SDK counts a page just before it reads it, and :meth:`page` selects only once.
+        self._counted: tuple[requests.Response, Any, Any] | None = None
 
     def ignores(self, response: requests.Response) -> bool:
         """Whether one of the endpoint's response actions ignores ``response``."""
@@ -93,7 +96,11 @@ class RecordSelector:
         """Records on a page (for progress and the SDK's sync costs)."""
         if self._handler.response_actions and self.ignores(response):
             return 0
-        data = self.select(response_document(response)) if response.content else None
+        if not response.content:
+            return 0
+        document = response_document(response)
+        data = self.select(document)
+        self._counted = (response, document, data)
         return len(data) if isinstance(data, list) else int(isinstance(data, dict))
 
     def page(self, response: requests.Response) -> Page:
@@ -108,8 +115,12 @@ class RecordSelector:
                 mask_url(response.url),
             )
             return Page([], from_list=False, ignored=True)
-        document = response_document(response)
-        data = self.select(document)
+        counted, self._counted = self._counted, None
+        if counted is not None and counted[0] is response:
+            _, document, data = counted
+        else:
+            document = response_document(response)
+            data = self.select(document)
         if data is MISSING or data is document:
             self._check_not_an_error(response, document)
         if data is MISSING or data is None:
@@ -121,7 +132,8 @@ class RecordSelector:
         if not isinstance(data, list):
             msg = f"stream '{self.stream_name}': data_selector at {mask_url(response.url)} found a {type(data).__name__}, not records"
             raise APIError(msg)
-        odd = next((record for record in data if not isinstance(record, dict)), None)
+        plain = set(map(type, data)) <= {dict}  # the usual page, checked in C
+        odd = None if plain else next((r for r in data if not isinstance(r, dict)), None)
         if odd is not None:  # checked before the first record of the page goes out
             msg = f"stream '{self.stream_name}': a record at {mask_url(response.url)} is a {type(odd).__name__}, not an object"
             raise APIError(msg)

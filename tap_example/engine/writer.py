@@ -9,7 +9,6 @@ import time
 import weakref
 from typing import Any
 
-from singer_sdk.contrib.msgspec import encoder as msgspec_encoder
 from singer_sdk.singerlib.encoding.base import GenericSingerWriter, SingerMessageType
 from singer_sdk.singerlib.encoding.simple import Message
 from typing_extensions import override
@@ -40,16 +39,21 @@ class FastSingerWriter(GenericSingerWriter[bytes, Message]):
     chunk_size = 64 * 1024
 
     def __init__(self) -> None:
+        # Imported by a run that writes messages (not by ``--about`` or ``--help``).
+        from singer_sdk.contrib.msgspec import encoder
+
+        self._encode = encoder.encode
+        self._encode_into = encoder.encode_into
         self._flushed_at = time.monotonic()
-        self._pending: list[bytes] = []
-        self._pending_size = 0
+        #: Lines not yet written to stdout (RECORD lines are encoded straight into it).
+        self._pending = bytearray()
         # Records gathered when a run ends early (an error) still go out at exit; a normal
         # run ends with the streams' ``log_sync_costs``, which calls :meth:`flush`.
         _live_writers.add(self)
 
     @override
     def serialize_message(self, message: Message) -> bytes:
-        return msgspec_encoder.encode(message.to_dict())
+        return self._encode(message.to_dict())
 
     def write_record(
         self, stream: str, record: dict[str, Any], version: int | None, time_extracted: Any
@@ -60,19 +64,22 @@ class FastSingerWriter(GenericSingerWriter[bytes, Message]):
             message["version"] = version
         if time_extracted is not None:
             message["time_extracted"] = time_extracted
-        line = msgspec_encoder.encode(message) + b"\n"
-        self._pending.append(line)
-        self._pending_size += len(line)
-        if self._pending_size >= self.chunk_size:
+        pending = self._pending
+        end = len(pending)
+        try:
+            self._encode_into(message, pending, -1)  # the bytes of encode(message), appended
+        except BaseException:
+            del pending[end:]  # a value that cannot be encoded leaves no partial line
+            raise
+        pending.append(0x0A)  # newline
+        if len(pending) >= self.chunk_size:
             self.write_pending()
 
     @override
     def write_message(self, message: Message) -> None:
-        line = self.format_message(message) + b"\n"
-        self._pending.append(line)
-        self._pending_size += len(line)
+        self._pending += self.format_message(message) + b"\n"
         is_record = message.type == SingerMessageType.RECORD
-        if is_record and self._pending_size < self.chunk_size:
+        if is_record and len(self._pending) < self.chunk_size:
             return
         self.write_pending()
         if not is_record:
@@ -90,9 +97,8 @@ class FastSingerWriter(GenericSingerWriter[bytes, Message]):
     def write_pending(self) -> None:
         if not self._pending:
             return
-        data = b"".join(self._pending)
+        data = bytes(self._pending)
         self._pending.clear()
-        self._pending_size = 0
         out = self._stdout()
         if isinstance(out, io.TextIOBase):  # a text stream (captured output): same bytes, decoded
             out.write(data.decode())
