@@ -34,7 +34,8 @@ the most requests in flight the server saw (``/stats``, reset before every run).
 
 The goals (issue 6, then issue 16):
 
-1. throughput: tap-example <= 0.4x the minimal SDK tap, <= 1.0x dlt, <= 2.5x the floor;
+1. throughput: tap-example <= 0.35x the minimal SDK tap (issue 16; issue 6 asked 0.4x),
+   <= 1.0x dlt, <= 2.5x the floor;
 2. children: tap-example with ``max_concurrency: 16`` <= 0.1x the SDK's sequential child stream;
 3. memory: tap-example's peak RSS at 10x the records <= 1.2x its peak at 1x;
 4. incremental: a newest-first sync from a bookmark requests only the pages newer than it;
@@ -290,6 +291,17 @@ class CheckError(Exception):
 
 
 # --------------------------------------------------------------------------- the benchmark
+
+
+def compile_tap_example() -> None:
+    """Byte-compile tap-example as pip compiles an installed package (and the peers): an editable
+    checkout run with ``PYTHONDONTWRITEBYTECODE`` would otherwise compile ~10,000 lines on every
+    run, which the peers never pay."""
+    import compileall
+
+    import tap_example
+
+    compileall.compile_dir(str(Path(tap_example.__file__).parent), quiet=1)
 
 
 def tap_example_argv(config: Path, state: Path | None = None) -> list[str]:
@@ -681,6 +693,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"not installed: {', '.join(idle)} (no case of {', '.join(cases)} runs them)")
         peers = [peer for peer in peers if peer in LATENCY_PEERS]
 
+    compile_tap_example()
     pythons: dict[str, Path] = {}
     for peer in peers:
         python = install_peer(peer, args.cache_dir)
@@ -762,7 +775,7 @@ def print_report(
             )
         ours = results["tap-example"].wall
         goals += [
-            ("1. big stream vs minimal SDK tap", _ratio(ours, _wall(results, "sdk")), 0.4, "x"),
+            ("1. big stream vs minimal SDK tap", _ratio(ours, _wall(results, "sdk")), 0.35, "x"),
             ("1. big stream vs dlt", _ratio(ours, _wall(results, "dlt")), 1.0, "x"),
             ("1. big stream vs the floor", _ratio(ours, _wall(results, "floor")), 2.5, "x"),
         ]
