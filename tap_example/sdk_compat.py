@@ -20,7 +20,8 @@ What the tap relies on, and why:
 - ``Stream._tap``, ``Stream._stream_version``: the writer and the version of RECORD messages.
 - ``Stream._metadata``: the cached catalog metadata, dropped when discovery sampling adds fields.
 - ``RESTStream._prepare_request``, ``RESTStream._request``: a request prepared and sent exactly
-  as the SDK's paging loop will (pages and child partitions fetched ahead).
+  as the SDK's paging loop will (pages and child partitions fetched ahead); a page requested
+  ahead is not prepared a second time when the loop gets to it.
 - ``Stream._sync_records``, ``Stream._write_batch_message``, ``Stream._write_state_message``: a
   child stream's BATCH files gathered across its partitions (``engine/batching.py``).
 - ``PluginBase._validate_config``: the SDK's config check, reported as one line per setting.
@@ -112,6 +113,10 @@ class SDKStreamHooks(RESTStream[Any]):
     def schema_sent(self) -> bool:
         """Whether this run already sent the stream's SCHEMA (and now marks it sent)."""
 
+    @abstractmethod
+    def prepared_ahead(self, token: Any) -> requests.PreparedRequest | None:
+        """The request already prepared for page ``token`` (requested ahead), if any."""
+
     # -- private SDK hooks --------------------------------------------------------------
     @override
     def _generate_record_messages(self, record: Record) -> Generator[singer.RecordMessage]:
@@ -148,6 +153,17 @@ class SDKStreamHooks(RESTStream[Any]):
         update = self.bookmarks.update(latest_record)
         if update is not None:
             super()._increment_stream_state(update, context=context)
+
+    @override
+    def _prepare_request(
+        self, *, context: Any, page: BaseAPIPaginator[Any]
+    ) -> requests.PreparedRequest:
+        """The SDK's step, except for a page already requested ahead: its request was prepared
+        then (the same one: the answer waits under its key), and is not prepared twice."""
+        ahead = self.prepared_ahead(page.current_value)
+        if ahead is not None:
+            return ahead
+        return super()._prepare_request(context=context, page=page)
 
     @override
     def _write_schema_message(self) -> None:
@@ -191,8 +207,9 @@ class SDKStreamHooks(RESTStream[Any]):
     def prepare_first_sdk_request(
         self, context: Any, paginator: BaseAPIPaginator[Any]
     ) -> requests.PreparedRequest:
-        """The first request for ``context`` with a fresh ``paginator``."""
-        return self._prepare_request(context=context, page=paginator)
+        """The first request for ``context`` with a fresh ``paginator`` (another partition's:
+        never one prepared for the paging loop in progress)."""
+        return super()._prepare_request(context=context, page=paginator)
 
     def send_once(self, prepared: requests.PreparedRequest, context: Any) -> requests.Response:
         """The SDK's one-attempt send (``_request``), the function ``request_decorator`` wraps."""

@@ -39,6 +39,7 @@ from tap_example.engine.concurrency import (
     PrefetchAwareRequest,
     TapConcurrency,
     prefetch_children,
+    prepared_ahead,
     settle_pages_ahead,
 )
 from tap_example.engine.conform import CompiledRecords
@@ -433,6 +434,10 @@ class DefinitionStream(RequestHooks):
     @override
     def bookmarks(self) -> BookmarkTracker:
         return self.bookmark_tracker
+
+    @override
+    def prepared_ahead(self, token: Any) -> requests.PreparedRequest | None:
+        return prepared_ahead(self.fetching, token)
 
     @override
     def schema_sent(self) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tap_example.engine.concurrency import PrefetchAwareRequest
+from tap_example.engine.request import RequestBuilder
 from tap_example.sandbox import SandboxServer
 from tap_example.streams import DefinitionStream
 from tap_example.tap import TapExample
@@ -173,3 +174,26 @@ def test_pages_of_a_list_with_a_total_are_fetched_concurrently_in_page_order(
         return [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == "study"]
 
     assert records(fanned) == records(sequential) and len(records(fanned)) > 20
+
+
+@pytest.mark.parametrize("sandbox", ["clinical"], indirect=True)
+def test_a_page_requested_ahead_is_prepared_once(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The paging loop reuses the request prepared when its page was requested ahead (fan-out)
+    instead of preparing it again: one preparation per request of the list."""
+    prepared: list[Any] = []
+    original = RequestBuilder.shape
+
+    def counting(self: RequestBuilder, request: Any, token: Any, context: Any = None) -> None:
+        if self.resource.name == "study":
+            prepared.append(token)
+        original(self, request, token, context)
+
+    monkeypatch.setattr(RequestBuilder, "shape", counting)
+    before = dict(sandbox.stats["by_path"])
+    messages = run_tap({**sandbox.tap_config(), "page_size": 5, "max_concurrency": 4})
+    sent = {k: v - before.get(k, 0) for k, v in sandbox.stats["by_path"].items()}
+    study_requests = max(sent.values())  # the study list is the longest list here
+    assert sum(m["type"] == "RECORD" and m["stream"] == "study" for m in messages) > 20
+    assert len(prepared) == study_requests, (len(prepared), sent)

@@ -40,6 +40,7 @@ from requests.utils import resolve_proxies
 from typing_extensions import override
 
 from tap_example.engine.partition import (
+    PageAhead,
     PrefetchedAnswers,
     RequestFunc,
     RequestKey,
@@ -272,20 +273,31 @@ class PrefetchAwareRequest:
             tokens = paginator.peek_ahead(response, concurrency.max_concurrency)
         except Exception:  # the SDK's own advance reports what is wrong
             return
-        wanted = [stream.request_for(context, token) for token in tokens]
-        keys = [request_key(prepared) for prepared in wanted]
+        wanted = [(token, stream.request_for(context, token)) for token in tokens]
+        keys = [request_key(prepared) for _, prepared in wanted]
         answers = stream.run.prefetched
         # Pages ahead that are no longer ahead (just used, or not wanted) go.
-        for old_key, _ in pages_ahead:
-            if old_key not in keys:
-                answers.drop([old_key])
-        pages_ahead[:] = [(k, f) for k, f in pages_ahead if k in keys]
-        sent = {k for k, _ in pages_ahead}
-        for key, prepared in zip(keys, wanted, strict=True):
+        for page in pages_ahead:
+            if page.key not in keys:
+                answers.drop([page.key])
+        pages_ahead[:] = [page for page in pages_ahead if page.key in keys]
+        sent = {page.key for page in pages_ahead}
+        for key, (token, prepared) in zip(keys, wanted, strict=True):
             if key not in sent:
                 future = concurrency.pool.submit(self.live, prepared, context)
                 answers.put(key, future)
-                pages_ahead.append((key, future))
+                pages_ahead.append(PageAhead(key, future, token, prepared))
+
+
+def prepared_ahead(stream: FetchingStream, token: Any) -> requests.PreparedRequest | None:
+    """The request already prepared for the page ``token`` of the paging loop in progress,
+    if that page was requested ahead (the loop sends it again only if its answer is gone)."""
+    if token is None:
+        return None
+    for page in stream.run.partition.pages_ahead or ():
+        if page.token == token and not page.future.cancelled():
+            return page.prepared
+    return None
 
 
 def settle_pages_ahead(stream: FetchingStream) -> None:
@@ -295,10 +307,10 @@ def settle_pages_ahead(stream: FetchingStream) -> None:
     pages_ahead, partition.pages_ahead = partition.pages_ahead or [], None
     answers = stream.run.prefetched
     running = []
-    for key, future in pages_ahead:
-        answers.drop([key])
-        if not future.cancelled() and not future.done():
-            running.append(future)
+    for page in pages_ahead:
+        answers.drop([page.key])
+        if not page.future.cancelled() and not page.future.done():
+            running.append(page.future)
     if running:
         with stream.concurrency.turn.released():
             wait(running, timeout=stream.timeout)

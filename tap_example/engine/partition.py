@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import requests
 
@@ -28,6 +28,17 @@ def request_key(prepared: requests.PreparedRequest) -> RequestKey:
     body = prepared.body
     data = body.encode() if isinstance(body, str) else bytes(body or b"")
     return (prepared.method or "GET", prepared.url or "", data)
+
+
+class PageAhead(NamedTuple):
+    """A page of the paging loop in progress, requested before the loop gets to it."""
+
+    key: RequestKey
+    future: Future[requests.Response]
+    #: The paginator's token for the page, and the request prepared for it (the loop reuses
+    #: it rather than preparing the same request again).
+    token: Any
+    prepared: requests.PreparedRequest
 
 
 class PrefetchedAnswers:
@@ -62,8 +73,8 @@ class PartitionState:
 
     #: The paginator of the paging loop in progress.
     paginator: DefinitionPaginator[Any] | None = None
-    #: Pages fetched ahead (at most one), or ``None`` outside a paging loop.
-    pages_ahead: list[tuple[RequestKey, Future[requests.Response]]] | None = None
+    #: Pages fetched ahead, or ``None`` outside a paging loop.
+    pages_ahead: list[PageAhead] | None = None
     #: Largest bookmark string seen in this partition (unsorted streams skip smaller ones).
     partition_max: str | None = None
     #: When the page being processed arrived (its records' ``time_extracted``).
