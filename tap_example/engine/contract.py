@@ -19,6 +19,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from itertools import chain
+from operator import methodcaller
 from typing import Any, Literal
 
 from tap_example.errors import TapExampleError
@@ -36,7 +38,15 @@ _PYTHON_TYPES: dict[str, frozenset[type]] = {
     "object": frozenset({dict}),
     "array": frozenset({list}),
 }
+
+
 #: The JSON type to add when widening for a value of a Python type.
+class _Absent:
+    """A field a record does not have (not the same as a null value)."""
+
+
+_ABSENT = _Absent()
+
 _JSON_TYPE = {
     type(None): "null",
     bool: "boolean",
@@ -167,28 +177,38 @@ class SchemaContract:
     def absorb(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """Evolve for a whole page at once, before its records go out: every new field and
         widened type the page brings in one schema change (one SCHEMA message, not one per
-        record that brings something), the new fields typed from all their values on the page."""
+        record that brings something), the new fields typed from all their values on the page.
+
+        The page is checked field by field (each field's value types over the page at once),
+        not record by record: the usual page brings nothing new and costs a few set operations.
+        """
         columns = self.spec.columns == "evolve"
         data_type = self.spec.data_type == "evolve"
         if not (columns or data_type):
             return
+        page = rows if isinstance(rows, list) else list(rows)
+        if self._known_shapes(page):  # the usual page: nothing new
+            self._page, self._page_fits = page, set(map(id, page))
+            return
+        present = dict.fromkeys(chain.from_iterable(page))  # every field on the page, in order
         new: dict[str, list[Any]] = {}
         widen: dict[str, set[str]] = {}
-        page = list(rows)
-        fitting: set[int] = set()
-        for row in page:
-            if (*row, *map(type, row.values())) in self._fits:
-                fitting.add(id(row))
+        clean = True  # every field known, every value of an allowed type
+        for name in present:
+            if name not in self.fields:
+                clean = False
+                if columns:
+                    new[name] = [row[name] for row in page if name in row]
                 continue
-            for name, value in row.items():
-                if name not in self.fields:
-                    if columns:
-                        new.setdefault(name, []).append(value)
-                    continue
-                allowed = self._allowed[name]
-                if data_type and allowed is not None and type(value) not in allowed:
-                    widen.setdefault(name, set()).add(_JSON_TYPE.get(type(value), "string"))
-        self._page, self._page_fits = page, fitting  # what fits now fits an evolved schema too
+            allowed = self._allowed[name]
+            if allowed is None:
+                continue
+            kinds = set(map(type, map(methodcaller("get", name, _ABSENT), page)))
+            kinds.discard(_Absent)
+            if not kinds <= allowed:
+                clean = False
+                if data_type:
+                    widen[name] = {_JSON_TYPE.get(kind, "string") for kind in kinds - allowed}
         changes: dict[str, Any] = {}
         for name, values in new.items():
             schema = _value_schema(values)
@@ -207,6 +227,37 @@ class SchemaContract:
         if changes:
             self._compile()
             self.on_change(changes)
+        # What fits now (the schema evolved) is not checked again by apply().
+        if clean:
+            self._page, self._page_fits = page, set(map(id, page))
+        else:
+            self._page, self._page_fits = page, {id(row) for row in page if self._fits_now(row)}
+
+    def _known_shapes(self, page: list[Mapping[str, Any]]) -> bool:
+        """Whether every record of ``page`` has a shape (field names and value types) known to
+        fit; shapes seen for the first time are checked (once each) and remembered."""
+        shapes = {(*row, *map(type, row.values())) for row in page}
+        fits = self._fits
+        for shape in shapes - fits:
+            half = len(shape) // 2
+            for name, kind in zip(shape[:half], shape[half:], strict=True):
+                if name not in self.fields:
+                    return False
+                allowed = self._allowed[name]
+                if allowed is not None and kind not in allowed:
+                    return False
+            fits.add(shape)
+        return True
+
+    def _fits_now(self, row: Mapping[str, Any]) -> bool:
+        """Whether ``row`` fits the schema as it is (only known fields, of allowed types)."""
+        for name, value in row.items():
+            if name not in self.fields:
+                return False
+            allowed = self._allowed[name]
+            if allowed is not None and type(value) not in allowed:
+                return False
+        return True
 
     def _new_field(self, name: str, value: Any, mode: Mode) -> str:
         if mode == "evolve":
