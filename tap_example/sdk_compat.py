@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import re
 from abc import abstractmethod
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 from types import FrameType
@@ -56,6 +56,7 @@ from singer_sdk.helpers._typing import (
     is_uniform_list,
 )
 from singer_sdk.helpers._util import utc_now
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.pagination import BaseAPIPaginator
 from typing_extensions import override
 
@@ -94,6 +95,8 @@ class _TokenPage:
 class SDKStreamHooks(RESTStream[Any]):
     """The private ``Stream``/``RESTStream`` hooks the tap overrides or calls, each delegating
     to a public method of the adapter (:class:`tap_example.streams.DefinitionStream`)."""
+
+    _record_maps: list[tuple[str, Callable[[Record], Record | None] | None]] | None = None
 
     # -- what the adapter provides ------------------------------------------------------
     @abstractmethod
@@ -142,11 +145,22 @@ class SDKStreamHooks(RESTStream[Any]):
         record = self.conformed(record)
         version = self._stream_version
         extracted_at = self.extracted_at() or utc_now()
-        for stream_map in self.stream_maps:
-            mapped_record = stream_map.transform(record)
+        for alias, transform in self.record_maps():
+            mapped_record = record if transform is None else transform(record)
             if mapped_record is not None:
-                writer.write_record(stream_map.stream_alias, mapped_record, version, extracted_at)
+                writer.write_record(alias, mapped_record, version, extracted_at)
         self.state_manager.is_flushed = False
+
+    def record_maps(self) -> list[tuple[str, Callable[[Record], Record | None] | None]]:
+        """Each stream map's alias and transform; ``None`` for the SDK's default map without
+        flattening, which gives the record back unchanged (no three calls per record)."""
+        maps = self._record_maps
+        if maps is None:
+            maps = self._record_maps = [
+                (m.stream_alias, None if _passes_through(m) else m.transform)
+                for m in self.stream_maps
+            ]
+        return maps
 
     @override
     def _increment_stream_state(self, latest_record: Record, *, context: Any = None) -> None:
@@ -261,6 +275,13 @@ class SDKTapHooks(Tap):
             return super()._validate_config(raise_errors=raise_errors)
         except ConfigValidationError as exc:
             raise ConfigError("; ".join(setting_error(e) for e in exc.errors) or str(exc)) from None
+
+
+def _passes_through(stream_map: Any) -> bool:
+    """The SDK's default stream map (no ``stream_maps`` for the stream) without flattening."""
+    return type(stream_map) is SameRecordTransform and not (
+        stream_map.flattening_options and stream_map.flattening_enabled
+    )
 
 
 def setting_error(message: str) -> str:

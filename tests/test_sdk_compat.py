@@ -262,3 +262,50 @@ def test_the_writer_writes_the_sdk_msgspec_bytes_and_flushes_only_at_state() -> 
         bytes(sdk.format_message(m)).rstrip(b"\n") for m in messages
     ]
     assert json.loads(lines[1])["record"] == {"a": 1.10, "b": "2024-01-01T00:00:00", "c": "é"}
+
+
+@pytest.mark.parametrize(
+    "maps",
+    [
+        {  # aliases, a dropped and a computed field, a filter; the other streams pass through
+            "stream_maps": {
+                "customers": {
+                    "__alias__": "people",
+                    "email": "__NULL__",
+                    "shout": "(record.get('firstName') or '').upper()",
+                },
+                "events": {"__filter__": "record['topic'] != 'customer_created'"},
+            }
+        },
+        {"flattening_enabled": True, "flattening_max_depth": 1},  # every stream transformed
+    ],
+    ids=["stream-maps", "flattening"],
+)
+def test_stream_maps_write_what_the_sdks_writer_writes(
+    maps: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast writer path (which skips the SDK's default map when it changes nothing) writes
+    the records the SDK's own writer path writes, with stream maps and flattening."""
+    server = shared_sandbox("payments")
+
+    def records(writer: Any) -> list[dict[str, Any]]:
+        monkeypatch.setattr(TapExample, "message_writer_class", writer)
+        tap = TapExample(config={**FAST, **server.tap_config(), **maps}, validate_config=True)
+        raw = io.BytesIO()
+        out = io.TextIOWrapper(raw, encoding="utf-8")  # the SDK's writer writes to its .buffer
+        with redirect_stdout(out):
+            tap.sync_all()
+            out.flush()
+        lines = [json.loads(line) for line in raw.getvalue().splitlines() if line]
+        return [
+            {k: v for k, v in m.items() if k != "time_extracted"}
+            for m in lines
+            if m["type"] == "RECORD"
+        ]
+
+    ours, sdks = records(FastSingerWriter), records(MsgSpecWriter)
+    assert ours == sdks and len(ours) > 500
+    streams = {m["stream"] for m in ours}
+    if "stream_maps" in maps:
+        assert "people" in streams and "customers" not in streams
+        assert all(m["record"].get("email") is None for m in ours if m["stream"] == "people")
