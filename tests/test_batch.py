@@ -33,15 +33,22 @@ def batch_records(messages: list[dict[str, Any]], stream: str) -> tuple[int, lis
     return files, records
 
 
-@pytest.mark.parametrize("api", ["payments", "billing", "clinical"])
-def test_batches_are_lossless_and_sized_not_per_parent(api: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("api", "parallel"),
+    [("payments", 1), ("billing", 1), ("clinical", 1), ("payments", 4), ("clinical", 4)],
+)
+def test_batches_are_lossless_and_sized_not_per_parent(
+    api: str, parallel: int, tmp_path: Path
+) -> None:
+    """Also with streams syncing concurrently (``max_parallel_streams``)."""
     batch_config = {
         "encoding": {"format": "jsonl", "compression": "gzip"},
         "storage": {"root": tmp_path.as_uri(), "prefix": "batch-"},
         "batch_size": BATCH_SIZE,
     }
     with SandboxServer(api=api) as server:
-        messages = run_tap({**server.tap_config(), "batch_config": batch_config})
+        settings = {"batch_config": batch_config, "max_parallel_streams": parallel}
+        messages = run_tap({**server.tap_config(), **settings})
         for stream in server.streams:
             key = server.fake_api.keys.get(stream, "id")
             files, records = batch_records(messages, stream)

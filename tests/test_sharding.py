@@ -22,11 +22,16 @@ def emitted(messages: list[dict[str, object]]) -> Counter[str]:
     )
 
 
-@pytest.mark.parametrize("api", ["payments", "billing", "clinical"])
-def test_three_shards_together_are_one_full_run(api: str) -> None:
+@pytest.mark.parametrize(
+    ("api", "parallel"),
+    [("payments", 1), ("billing", 1), ("clinical", 1), ("payments", 4)],
+)
+def test_three_shards_together_are_one_full_run(api: str, parallel: int) -> None:
+    """Also with each worker's streams syncing concurrently (``max_parallel_streams``)."""
     with SandboxServer(api=api) as server:
         full = emitted(run_tap(server.tap_config()))
-        shards = [emitted(run_tap({**server.tap_config(), "shard": f"{i}/3"})) for i in (1, 2, 3)]
+        config = {**server.tap_config(), "max_parallel_streams": parallel}
+        shards = [emitted(run_tap({**config, "shard": f"{i}/3"})) for i in (1, 2, 3)]
     union: Counter[str] = Counter()
     for shard in shards:
         union += shard
