@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tap_example.definition import load_definition
 from tap_example.sandbox import API_NAMES, SandboxServer
 from tap_example.tap import TapExample
 
@@ -153,3 +154,19 @@ def find_duckdb_loader() -> str | None:
     if beside.is_file() and os.access(beside, os.X_OK):
         return str(beside)
     return shutil.which("target-duckdb-lossless")
+
+
+_STATUS_FAULTS = ("401", "403", "429", "500", "502", "503", "504")
+
+
+def chaos_fault_kinds(api: str) -> tuple[str, ...]:
+    """The faults an API's definition says are transient: its retry status codes (429 also
+    with an HTTP-date ``Retry-After``), plus connection resets and truncated or non-JSON bodies."""
+    definition = load_definition(api=api, strict=False)
+    codes = set.intersection(
+        *(set(r.error_handler.retry_on_status_codes) for r in definition.resources)
+    )
+    kinds = [kind for kind in _STATUS_FAULTS if int(kind) in codes]
+    if "429" in kinds:
+        kinds.append("429-date")
+    return (*kinds, "reset", "truncated", "nonjson")

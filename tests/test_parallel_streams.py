@@ -22,7 +22,14 @@ import yaml
 
 from tap_example.engine.streamgroup import Turn, sync_streams
 from tap_example.sandbox import SandboxServer
-from tests.conftest import FAST, find_duckdb_loader, load_into, run_cli, run_tap
+from tests.conftest import (
+    FAST,
+    chaos_fault_kinds,
+    find_duckdb_loader,
+    load_into,
+    run_cli,
+    run_tap,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 LAB_DEFINITION = ROOT / "tests" / "definitions" / "lab.yaml"
@@ -321,3 +328,19 @@ def test_the_first_error_is_raised_and_the_other_streams_stop_at_their_next_turn
     assert "f" not in started and not finished
     assert not [r for r in caplog.records if "failed too" in r.message]  # they stopped cleanly
     assert not turn.holding() and turn._lock.acquire(blocking=False)  # the turn is free
+
+
+@pytest.mark.parametrize("api", ["payments", "crm", "clinical"])
+def test_concurrent_streams_under_faults_and_expiring_tokens_lose_nothing(api: str) -> None:
+    """The faults the API's definition calls transient (as in the chaos suite) on one request in
+    ten, and access tokens that expire after 15 uses, with four streams syncing at once: every
+    served record is emitted, once per stream."""
+    kinds = chaos_fault_kinds(api)
+    options: dict[str, Any] = {"latency": 0.002, "token_max_uses": 15, "fault_rate": 0.1}
+    with SandboxServer(api=api, fault_kinds=kinds, **options) as server:
+        messages = run_tap({**server.tap_config(), "max_parallel_streams": 4, "max_retries": 10})
+        stats = server.stats
+        served = {stream: len(server.records(stream)) for stream in server.streams}
+    emitted = {stream: len(records) for stream, records in by_stream(messages).items()}
+    assert emitted == served
+    assert stats["token_requests"] > 1 and sum(stats["faults"].values()) > 0, stats

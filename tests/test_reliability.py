@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import requests
 
-from tap_example.definition import load_definition, paginator_spec
+from tap_example.definition import paginator_spec
 from tap_example.engine.auth import OAuth2Authenticator
 from tap_example.engine.paging import build_paginator
 from tap_example.engine.retry import retry_after_seconds
@@ -34,7 +34,7 @@ from tap_example.sandbox import API_NAMES, SandboxServer
 from tap_example.streams import DefinitionStream
 from tap_example.tap import TapExample
 from tap_example.timestamps import parse_timestamp
-from tests.conftest import run_cli
+from tests.conftest import chaos_fault_kinds, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -128,24 +128,10 @@ CHAOS_SERVER: dict[str, dict[str, Any]] = {
     "clinical": {"sizes": {"study": 150}},
 }
 CHAOS_SETTINGS: dict[str, dict[str, Any]] = {"commerce": {"page_size": 5}}
-_STATUS_FAULTS = ("401", "403", "429", "500", "502", "503", "504")
 _RETRY_LINE = re.compile(
     r"^stream '(?P<stream>\w+)': (?P<cause>HTTP \d{3}|\w+) from \S+; "
     r"retry \d+ of \d+ in (?P<wait>\d+\.\d\d) s$"
 )
-
-
-def chaos_fault_kinds(api: str) -> tuple[str, ...]:
-    """The faults an API's definition says are transient: its retry status codes (429 also
-    with an HTTP-date ``Retry-After``), plus connection resets and truncated or non-JSON bodies."""
-    definition = load_definition(api=api, strict=False)
-    codes = set.intersection(
-        *(set(r.error_handler.retry_on_status_codes) for r in definition.resources)
-    )
-    kinds = [kind for kind in _STATUS_FAULTS if int(kind) in codes]
-    if "429" in kinds:
-        kinds.append("429-date")
-    return (*kinds, "reset", "truncated", "nonjson")
 
 
 @dataclass(frozen=True)
