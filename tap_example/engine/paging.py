@@ -396,21 +396,61 @@ class HeaderCursorPaginator(DefinitionPaginator[HeaderCursorSpec]):
         return self.has_more(response) and bool(self.get_next(response))
 
 
-def _empty_page_continues(
-    paginator: PageNumberPaginator | OffsetPaginator, response: requests.Response
-) -> bool:
-    """Whether an empty page is not the end of a page-number or offset list: never with
-    ``stop_after_empty_page: true`` (dlt's default), always where paging would go on with
-    ``false``; by default (the tap's) only where a total says more follow (a page emptied by
-    records that moved must not end the list)."""
-    if paginator.stop_after_empty_page:
-        return False
-    if paginator.stop_after_empty_page is None and paginator.total_in(response) is None:
-        return False
-    return paginator.has_more(response)
+class CountedPaginator(DefinitionPaginator[SpecT]):
+    """Page numbers and offsets: each token is ``step`` after the one before, and a total in
+    the body (``total_path``) or a maximum says where the list ends, so the pages up to there
+    can be requested ahead (page fan-out). Subclasses say where the end is
+    (:meth:`before_end`) and where the token goes (:meth:`apply`)."""
+
+    step: int
+    total_in: _Totals
+
+    def before_end(self, token: int, total: int | None) -> bool:
+        """Whether the page of ``token`` is before the end of the list (``total``: what the
+        body says, ``None`` when it says nothing)."""
+        raise NotImplementedError
+
+    @override
+    def has_more(self, response: requests.Response) -> bool:
+        if not super().has_more(response):
+            return False
+        return self.before_end(int(self.current_value) + self.step, self.total_in(response))
+
+    @override
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """Whether an empty page is not the end: never with ``stop_after_empty_page: true``
+        (dlt's default), always where paging would go on with ``false``; by default (the
+        tap's) only where a total says more follow (a page emptied by records that moved must
+        not end the list)."""
+        if self.stop_after_empty_page:
+            return False
+        if self.stop_after_empty_page is None and self.total_in(response) is None:
+            return False
+        return self.has_more(response)
+
+    @override
+    def get_next(self, response: requests.Response) -> int:
+        return int(self.current_value) + self.step
+
+    @override
+    def peek_ahead(self, response: requests.Response, count: int) -> list[Any]:
+        """With a total in the body, the next ``count`` pages at once (page fan-out)."""
+        tokens = super().peek_ahead(response, count)
+        total = self.total_in(response)
+        if not tokens or total is None:
+            return tokens
+        token = int(tokens[0]) + self.step
+        while (
+            len(tokens) < count
+            and self.before_end(token, total)
+            and self._within_limits(self.count + 1 + len(tokens))
+        ):
+            tokens.append(token)
+            token += self.step
+        return tokens
 
 
-class PageNumberPaginator(DefinitionPaginator[PageNumberSpec]):
+class PageNumberPaginator(CountedPaginator[PageNumberSpec]):
     """``page`` numbers from ``base_page`` (or ``page``), in the query or the JSON body,
     stopping after ``total_path`` pages (when the body has it), before page number
     ``maximum_page``, when ``has_more_path`` says so, or at an empty page."""
@@ -420,6 +460,7 @@ class PageNumberPaginator(DefinitionPaginator[PageNumberSpec]):
     def __init__(self, spec: PageNumberSpec) -> None:
         self.base_page = spec.base_page
         super().__init__(spec, spec.page if spec.page is not None else spec.base_page)
+        self.step = 1
         self.maximum_page = None  # not a page count here: the page number paging stops before
         self.last_page = spec.maximum_page
         self.page_param = spec.page_param or "page"
@@ -434,43 +475,13 @@ class PageNumberPaginator(DefinitionPaginator[PageNumberSpec]):
         self._put(request, body_path or self.page_param, page, in_body=bool(body_path))
 
     @override
-    def has_more(self, response: requests.Response) -> bool:
-        if not super().has_more(response):
+    def before_end(self, token: int, total: int | None) -> bool:
+        if self.last_page is not None and token >= self.last_page:
             return False
-        following = int(self.current_value) + 1
-        if self.last_page is not None and following >= self.last_page:
-            return False
-        total = self.total_in(response)
-        return total is None or following - self.base_page < total
-
-    @override
-    def continue_if_empty(self, response: requests.Response) -> bool:
-        return _empty_page_continues(self, response)
-
-    @override
-    def get_next(self, response: requests.Response) -> int:
-        return int(self.current_value) + 1
-
-    @override
-    def peek_ahead(self, response: requests.Response, count: int) -> list[Any]:
-        """With a page count in the body, the next ``count`` pages at once (page fan-out)."""
-        tokens = super().peek_ahead(response, count)
-        total = self.total_in(response)
-        if not tokens or total is None:
-            return tokens
-        page = int(tokens[0]) + 1
-        while (
-            len(tokens) < count
-            and page - self.base_page < total
-            and (self.last_page is None or page < self.last_page)
-            and self._within_limits(self.count + 1 + len(tokens))
-        ):
-            tokens.append(page)
-            page += 1
-        return tokens
+        return total is None or token - self.base_page < total
 
 
-class OffsetPaginator(DefinitionPaginator[OffsetSpec]):
+class OffsetPaginator(CountedPaginator[OffsetSpec]):
     """``offset``/``limit`` paging, each in the query or the JSON body, stopping at
     ``total_path`` records, ``maximum_offset``, when ``has_more_path`` says so, or at an empty
     page."""
@@ -482,6 +493,7 @@ class OffsetPaginator(DefinitionPaginator[OffsetSpec]):
         if self.limit is None:
             msg = "offset paginator needs 'limit'"
             raise ValueError(msg)
+        self.step = int(self.limit)
         self.offset_param = spec.offset_param or "offset"
         self.offset_body_path = spec.offset_body_path
         self.limit_body_path = spec.limit_body_path
@@ -496,41 +508,10 @@ class OffsetPaginator(DefinitionPaginator[OffsetSpec]):
         self._put(request, body_path or self.offset_param, offset, in_body=bool(body_path))
 
     @override
-    def has_more(self, response: requests.Response) -> bool:
-        if not super().has_more(response):
+    def before_end(self, token: int, total: int | None) -> bool:
+        if self.maximum_offset is not None and token >= self.maximum_offset:
             return False
-        next_offset = int(self.current_value) + int(self.limit or 0)
-        if self.maximum_offset is not None and next_offset >= self.maximum_offset:
-            return False
-        total = self.total_in(response)
-        return total is None or next_offset < total
-
-    @override
-    def continue_if_empty(self, response: requests.Response) -> bool:
-        return _empty_page_continues(self, response)
-
-    @override
-    def get_next(self, response: requests.Response) -> int:
-        return int(self.current_value) + int(self.limit or 0)
-
-    @override
-    def peek_ahead(self, response: requests.Response, count: int) -> list[Any]:
-        """With a record count in the body, the next ``count`` pages at once (page fan-out)."""
-        tokens = super().peek_ahead(response, count)
-        total = self.total_in(response)
-        if not tokens or total is None:
-            return tokens
-        step = int(self.limit or 0)
-        offset = int(tokens[0]) + step
-        while (
-            len(tokens) < count
-            and offset < total
-            and (self.maximum_offset is None or offset < self.maximum_offset)
-            and self._within_limits(self.count + 1 + len(tokens))
-        ):
-            tokens.append(offset)
-            offset += step
-        return tokens
+        return total is None or token < total
 
 
 class AutoPaginator(DefinitionPaginator[AutoSpec]):
