@@ -8,12 +8,9 @@ defaults). Configs dlt rejects are rejected by the tap too, in one line naming t
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -24,6 +21,7 @@ from tap_example.definition import AutoSpec, build_definition, paginator_spec
 from tap_example.engine.paging import build_paginator
 from tap_example.errors import DefinitionError, PaginationError
 from tests.dlt_oracle import dlt_records, tap_records
+from tests.jsonserver import Call, JSONServer
 
 dlt_rest_api = pytest.importorskip("dlt.sources.rest_api")
 
@@ -126,47 +124,19 @@ ROUTES: dict[str, Callable[[dict[str, Any], Any], Answer]] = {
 }
 
 
-class Handler(BaseHTTPRequestHandler):
-    def answer(self) -> None:
-        parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        route = ROUTES.get(parts.path)
-        if route is None:
-            self.send_error(404)
-            return
-        body, headers = route(parse_qs(parts.query), json.loads(raw) if raw else {})
-        payload = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def do_GET(self) -> None:
-        self.answer()
-
-    def do_POST(self) -> None:
-        self.answer()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: no line per request."""
+def answer(call: Call) -> tuple[int, Any]:
+    route = ROUTES.get(call.path)
+    if route is None:
+        return 404, {"error": "no such path"}
+    body, headers = route(call.query, call.json())
+    call.answer_headers.update(headers)
+    return 200, body
 
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with JSONServer(answer) as server:
+        yield server.origin
 
 
 def resource(name: str, path: str, paginator: Any, **endpoint: Any) -> dict[str, Any]:

@@ -15,10 +15,8 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -31,6 +29,7 @@ from tap_example.engine.retry import RetryPolicy
 from tap_example.errors import ConfigError, DefinitionError
 from tap_example.jsonpaths import compile_selector
 from tests.dlt_oracle import build, dlt_records, records_of, tap_messages
+from tests.jsonserver import Call, JSONServer
 
 dlt_rest_api = pytest.importorskip("dlt.sources.rest_api")
 
@@ -75,7 +74,9 @@ class Lab:
         self.lock = threading.Lock()
         self.other_base = ""  # another origin, for a next link off the API's host
 
-    def answer(self, path: str, query: dict[str, list[str]], headers: dict[str, str]) -> Any:
+    def answer(
+        self, path: str, query: dict[str, list[str]], headers: dict[str, str]
+    ) -> tuple[int, Any]:
         """``(status, body)`` for one request."""
         with self.lock:
             self.requests.append((path, headers))
@@ -96,7 +97,9 @@ class Lab:
             return 401, {"error": "bad token"}
         return self.data(path, query, headers)
 
-    def data(self, path: str, query: dict[str, list[str]], headers: dict[str, str]) -> Any:
+    def data(
+        self, path: str, query: dict[str, list[str]], headers: dict[str, str]
+    ) -> tuple[int, Any]:
         parts = path.strip("/").split("/")
         if path == "/projects":
             return 200, {"data": PROJECTS}
@@ -123,38 +126,16 @@ class Lab:
         return 404, {"error": "no such path"}
 
 
-def serve(lab: Lab) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            url = urlsplit(self.path)
-            status, body = lab.answer(url.path, parse_qs(url.query), dict(self.headers))
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
 @pytest.fixture(scope="module")
 def lab() -> Iterator[tuple[Lab, str]]:
     state = Lab()
-    main, other = serve(state), serve(state)
-    state.other_base = f"http://127.0.0.1:{other.server_address[1]}"
-    try:
-        yield state, f"http://127.0.0.1:{main.server_address[1]}"
-    finally:
-        for server in (main, other):
-            server.shutdown()
-            server.server_close()
+
+    def answer(call: Call) -> tuple[int, Any]:
+        return state.answer(call.path, call.query, call.headers)
+
+    with JSONServer(answer) as main, JSONServer(answer) as other:
+        state.other_base = other.origin
+        yield state, main.origin
 
 
 def config(base_url: str, *resources: Any, **client: Any) -> dict[str, Any]:

@@ -10,15 +10,13 @@ way the real API would: a wrong or missing credential is a 401.
 from __future__ import annotations
 
 import base64
-import json
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.jsonserver import Call, JSONServer
 
 GITHUB_TOKEN = "ghp_corpus_t0ken"
 HUBSPOT_TOKEN = "pat-corpus-t0ken"
@@ -33,36 +31,6 @@ CLIENT_SECRET = "corpus-s3cret"
 ACCESS_TOKEN = "at-corpus-t0ken"
 
 Body = Any
-
-
-@dataclass
-class Call:
-    """One request as the handlers see it."""
-
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    raw: bytes
-    origin: str
-    answer_headers: dict[str, str] = field(default_factory=dict)
-
-    def arg(self, name: str, default: str | None = None) -> str | None:
-        values = self.query.get(name)
-        return values[0] if values else default
-
-    def number(self, name: str, default: int) -> int:
-        value = self.arg(name)
-        return int(value) if value else default
-
-    def json(self) -> Any:
-        return json.loads(self.raw) if self.raw else {}
-
-    def form(self) -> dict[str, str]:
-        return {k: v[0] for k, v in parse_qs(self.raw.decode()).items()}
-
-    def url(self, **query: Any) -> str:
-        return f"{self.origin}{self.path}?{urlencode(query)}"
 
 
 class RefusedError(Exception):
@@ -514,70 +482,22 @@ def route(call: Call) -> Body:
     raise RefusedError(404, {"error": "no such path"})
 
 
-class CorpusServer:
-    """The mock API on 127.0.0.1 (an ephemeral port), on threads, as a context manager; it
-    keeps the method and target (path and query) of every request it answered."""
+class CorpusServer(JSONServer):
+    """The mock API (:class:`tests.jsonserver.JSONServer`); it keeps the method and target
+    (path and query) of every request it answered."""
 
     def __init__(self) -> None:
+        super().__init__(self.answer)
         self.requests: list[tuple[str, str]] = []
         self.lock = threading.Lock()
-        handler = self._handler()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.httpd.daemon_threads = True
-        self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
 
-    def __enter__(self) -> CorpusServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=10)
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def answer(self) -> None:
-                parts = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                call = Call(
-                    method=self.command,
-                    path=parts.path,
-                    query=parse_qs(parts.query),
-                    headers=dict(self.headers),
-                    raw=self.rfile.read(length) if length else b"",
-                    origin=server.origin,
-                )
-                with server.lock:
-                    server.requests.append((call.method, self.path))
-                try:
-                    status, body = 200, route(call)
-                except RefusedError as refused:
-                    status, body = refused.status, refused.body
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                for name, value in call.answer_headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def do_GET(self) -> None:
-                self.answer()
-
-            def do_POST(self) -> None:
-                self.answer()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Quiet: no line per request."""
-
-        return Handler
+    def answer(self, call: Call) -> tuple[int, Any]:
+        with self.lock:
+            self.requests.append((call.method, call.target))
+        try:
+            return 200, route(call)
+        except RefusedError as refused:
+            return refused.status, refused.body
 
 
 __all__ = ["CorpusServer"]
