@@ -303,7 +303,15 @@ class ErrorHandler:
 
     def ignores(self, status: int, text: Callable[[], str]) -> bool:
         """Whether a response action ignores this answer."""
-        return any(action.matches(status, text) for action in self.response_actions)
+        return actions_ignore(self.response_actions, status, text)
+
+
+def actions_ignore(
+    actions: tuple[ResponseAction, ...], status: int, text: Callable[[], str]
+) -> bool:
+    """Whether one of ``actions`` ignores an answer of ``status`` (``text``: its body, read
+    only when an action matches on content)."""
+    return any(action.matches(status, text) for action in actions)
 
 
 #: dlt's column ``data_type`` names and the JSON Schema each becomes.

@@ -25,7 +25,12 @@ import backoff
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 
-from tap_example.definition.model import Definition, ErrorHandler, ResponseAction
+from tap_example.definition.model import (
+    Definition,
+    ErrorHandler,
+    ResponseAction,
+    actions_ignore,
+)
 from tap_example.engine.documents import server_message
 from tap_example.engine.failures import connection_failure
 from tap_example.engine.ratelimit import MAX_RETRY_AFTER as MAX_RETRY_AFTER  # re-exported
@@ -128,10 +133,7 @@ class RetryPolicy:
 
     def ignores(self, response: requests.Response) -> bool:
         """Whether a response action ignores ``response`` (dlt's ``action: ignore``)."""
-        return any(
-            action.matches(response.status_code, lambda: response.text)
-            for action in self.response_actions
-        )
+        return actions_ignore(self.response_actions, response.status_code, lambda: response.text)
 
     @property
     def token_statuses(self) -> frozenset[int]:
