@@ -99,6 +99,15 @@ def server_counts(server: SandboxServer) -> Counter[str]:
     return Counter({stream: len(server.records(stream)) for stream in server.streams})
 
 
+def records_by_stream(messages: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Each stream's records, in the order they were written."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for message in messages:
+        if message["type"] == "RECORD":
+            found.setdefault(message["stream"], []).append(message["record"])
+    return found
+
+
 def last_state(messages: list[dict[str, Any]]) -> dict[str, Any]:
     states = [m["value"] for m in messages if m["type"] == "STATE"]
     return states[-1] if states else {}
@@ -109,6 +118,7 @@ __all__ = [
     "FAST",
     "last_state",
     "record_counts",
+    "records_by_stream",
     "run_tap",
     "server_counts",
     "shared_sandbox",

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from tap_example.definition import Definition, build_definition
-from tests.conftest import run_tap
+from tests.conftest import records_by_stream, run_tap
 
 Records = dict[str, list[dict[str, Any]]]
 
@@ -36,18 +36,9 @@ def tap_messages(config: dict[str, Any], tmp_path: Path, **settings: Any) -> lis
     return run_tap({"api_file": str(path), **settings})
 
 
-def records_of(messages: list[dict[str, Any]]) -> Records:
-    """Each stream's records, in the order they were written."""
-    found: Records = {}
-    for message in messages:
-        if message["type"] == "RECORD":
-            found.setdefault(message["stream"], []).append(message["record"])
-    return found
-
-
 def tap_records(config: dict[str, Any], tmp_path: Path) -> Records:
     """What the tap extracts for ``config``, handed over unchanged."""
-    return records_of(tap_messages(config, tmp_path))
+    return records_by_stream(tap_messages(config, tmp_path))
 
 
 def build(document: dict[str, Any], settings: dict[str, Any] | None = None) -> Definition:

@@ -28,7 +28,8 @@ from tap_example.engine.records import RecordSelector
 from tap_example.engine.retry import RetryPolicy
 from tap_example.errors import ConfigError, DefinitionError
 from tap_example.jsonpaths import compile_selector
-from tests.dlt_oracle import build, dlt_records, records_of, tap_messages
+from tests.conftest import records_by_stream
+from tests.dlt_oracle import build, dlt_records, tap_messages
 from tests.jsonserver import Call, JSONServer
 
 dlt_rest_api = pytest.importorskip("dlt.sources.rest_api")
@@ -156,7 +157,7 @@ def comparable(rows: list[dict[str, Any]], drop: str = "_projects_") -> list[str
 def assert_same_as_dlt(document: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     expected = dlt_records(document)
     messages = tap_messages(document, tmp_path)
-    got = records_of(messages)
+    got = records_by_stream(messages)
     for name, rows in expected.items():
         assert comparable(got.get(name, [])) == comparable(rows), name
     assert set(got) <= set(expected)
@@ -186,7 +187,7 @@ def test_an_ignored_404_skips_one_parents_children_as_dlt_does(
         },
     )
     run = assert_same_as_dlt(document, tmp_path)
-    tasks = records_of(run["messages"])["tasks"]
+    tasks = records_by_stream(run["messages"])["tasks"]
     assert {row["id"][:2] for row in tasks} == {"t1", "t4"}  # 2: 404, 3: "archived" body
 
 
@@ -305,7 +306,9 @@ def test_an_api_key_in_a_cookie_goes_to_the_api_host_only(
     assert isinstance(caught.value.__cause__ or caught.value.__context__, NotImplementedError)
     before = len(state.requests)
     messages = tap_messages(document, tmp_path)
-    assert comparable(records_of(messages)["items"]) == comparable([{"id": "c1"}, {"id": "x1"}])
+    assert comparable(records_by_stream(messages)["items"]) == comparable(
+        [{"id": "c1"}, {"id": "x1"}]
+    )
     elsewhere = [h for p, h in state.requests[before:] if p == "/elsewhere"]
     assert elsewhere and all(COOKIE_KEY not in json.dumps(h) for h in elsewhere)
     assert COOKIE_KEY not in json.dumps(messages)
@@ -357,7 +360,7 @@ def test_an_endpoint_with_its_own_auth_or_none_extracts_what_dlt_extracts(
     )
     run = assert_same_as_dlt(document, tmp_path)
     assert all(run["expected"].values())
-    assert set(records_of(run["messages"])) == {"projects", "admins", "public"}
+    assert set(records_by_stream(run["messages"])) == {"projects", "admins", "public"}
 
 
 def test_the_auth_registry_builds_one_authenticator_per_distinct_spec() -> None:
@@ -484,6 +487,6 @@ def test_incremental_start_value_in_a_header_is_filled_as_dlt_fills_it(
     )
     before = len(state.requests)
     run = assert_same_as_dlt(document, tmp_path)
-    assert [r["id"] for r in records_of(run["messages"])["events"]] == [5, 6, 7]
+    assert [r["id"] for r in records_by_stream(run["messages"])["events"]] == [5, 6, 7]
     sent = [h.get("X-Since") for p, h in state.requests[before:] if p == "/events"]
     assert sent and all(value and value.startswith("2024-03-05") for value in sent)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,9 @@ from tests.conftest import (
     FAST,
     chaos_fault_kinds,
     find_duckdb_loader,
+    last_state,
     load_into,
+    records_by_stream,
     run_cli,
     run_tap,
 )
@@ -34,15 +35,6 @@ from tests.conftest import (
 ROOT = Path(__file__).resolve().parents[1]
 LAB_DEFINITION = ROOT / "tests" / "definitions" / "lab.yaml"
 LATENCY = 0.005
-
-
-def by_stream(messages: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Each stream's records, in the order they were written."""
-    records: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for message in messages:
-        if message["type"] == "RECORD":
-            records[message["stream"]].append(message["record"])
-    return dict(records)
 
 
 def interleaves(messages: list[dict[str, Any]], streams: set[str]) -> bool:
@@ -83,7 +75,9 @@ def test_concurrent_streams_write_each_streams_sequential_records(slow_api: Sand
     config = {**slow_api.tap_config(), "max_concurrency": 8}
     sequential = run_tap({**config, "max_parallel_streams": 1})
     concurrent = run_tap({**config, "max_parallel_streams": 4})
-    assert by_stream(concurrent) == by_stream(sequential)  # same records, same order per stream
+    assert records_by_stream(concurrent) == records_by_stream(
+        sequential
+    )  # same records, same order per stream
     assert bookmarks(last_state(concurrent)) == bookmarks(last_state(sequential))
     schema_seen: set[str] = set()
     for message in concurrent:
@@ -91,11 +85,6 @@ def test_concurrent_streams_write_each_streams_sequential_records(slow_api: Sand
             schema_seen.add(message["stream"])
         elif message["type"] == "RECORD":
             assert message["stream"] in schema_seen, "a RECORD came before its stream's SCHEMA"
-
-
-def last_state(messages: list[dict[str, Any]]) -> dict[str, Any]:
-    states = [m["value"] for m in messages if m["type"] == "STATE"]
-    return states[-1] if states else {}
 
 
 @pytest.fixture
@@ -125,7 +114,7 @@ def test_streams_interleave_and_every_state_line_is_safe_to_resume_from(
     assert interleaves(full, {"events", "users", "audit_logs", "exports"})
     every = {
         (stream, json.dumps(record, sort_keys=True))
-        for stream, records in by_stream(full).items()
+        for stream, records in records_by_stream(full).items()
         for record in records
     }
     states = [i for i, m in enumerate(full) if m["type"] == "STATE"]
@@ -168,8 +157,8 @@ def test_a_failing_stream_ends_the_run_with_its_error_and_a_safe_state(
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("tap-example: error: stream 'workspace'") and "404" in last, last
     messages = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
-    sequential = by_stream(run_tap({**lab_config(slow_lab), "max_parallel_streams": 1}))
-    for stream, records in by_stream(messages).items():
+    sequential = records_by_stream(run_tap({**lab_config(slow_lab), "max_parallel_streams": 1}))
+    for stream, records in records_by_stream(messages).items():
         assert records == sequential[stream][: len(records)], stream
     state = last_state(messages)
     assert state.get("bookmarks"), "no stream ended before workspace failed"
@@ -179,7 +168,7 @@ def test_a_failing_stream_ends_the_run_with_its_error_and_a_safe_state(
         for m in messages[:index]
         if m["type"] == "RECORD"
     }
-    resumed = by_stream(run_tap(lab_config(slow_lab), state=state))
+    resumed = records_by_stream(run_tap(lab_config(slow_lab), state=state))
     after = {(s, json.dumps(r, sort_keys=True)) for s, records in resumed.items() for r in records}
     every = {
         (s, json.dumps(r, sort_keys=True)) for s, records in sequential.items() for r in records
@@ -253,9 +242,9 @@ def test_loaders_load_the_same_rows_from_concurrent_streams(
         load_into(duckdb_loader, tmp_path / f"{name}-duckdb.json", messages)
         tables[name] = duckdb_rows(database)
     assert jsonl["concurrent"] == jsonl["sequential"]
-    assert set(jsonl["sequential"]) == set(by_stream(runs["sequential"]))
+    assert set(jsonl["sequential"]) == set(records_by_stream(runs["sequential"]))
     assert tables["concurrent"] == tables["sequential"]
-    assert len(tables["sequential"]) == len(by_stream(runs["sequential"]))
+    assert len(tables["sequential"]) == len(records_by_stream(runs["sequential"]))
 
 
 # --------------------------------------------------------------------------- the turn
@@ -341,6 +330,6 @@ def test_concurrent_streams_under_faults_and_expiring_tokens_lose_nothing(api: s
         messages = run_tap({**server.tap_config(), "max_parallel_streams": 4, "max_retries": 10})
         stats = server.stats
         served = {stream: len(server.records(stream)) for stream in server.streams}
-    emitted = {stream: len(records) for stream, records in by_stream(messages).items()}
+    emitted = {stream: len(records) for stream, records in records_by_stream(messages).items()}
     assert emitted == served
     assert stats["token_requests"] > 1 and sum(stats["faults"].values()) > 0, stats

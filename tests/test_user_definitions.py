@@ -24,7 +24,7 @@ from tap_example.sandbox import SandboxServer
 from tap_example.sandbox.apis.lab import API_KEY
 from tap_example.tap import TapExample
 from tap_example.timestamps import parse_timestamp
-from tests.conftest import FAST, last_state, record_counts, run_tap
+from tests.conftest import FAST, last_state, record_counts, records_by_stream, run_tap
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB_DEFINITION = ROOT / "tests" / "definitions" / "lab.yaml"
@@ -80,14 +80,6 @@ def with_auth(tmp_path: Path, realm: str) -> Path:
     path = tmp_path / f"lab-{realm}.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
-
-
-def records_by_stream(messages: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    found: dict[str, list[dict[str, Any]]] = {}
-    for message in messages:
-        if message["type"] == "RECORD":
-            found.setdefault(message["stream"], []).append(message["record"])
-    return found
 
 
 def expected_records(server: SandboxServer) -> dict[str, list[dict[str, Any]]]:
